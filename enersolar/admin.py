@@ -1,0 +1,135 @@
+from django.contrib import admin, messages
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext_lazy as _
+
+from .admin_tools import JournaledAdmin, ReadOnlyAdmin, SecretFieldsForm
+from .models import (
+    CRM,
+    Account,
+    AccountRouting,
+    ActivityLog,
+    ApiKey,
+    Department,
+    ProductType,
+    QualityMapping,
+)
+from .services import api_key_create, api_key_revoke
+
+admin.site.site_header = _("EnerSolar CRM")
+admin.site.site_title = _("EnerSolar CRM")
+admin.site.index_title = _("Back office")
+
+
+@admin.register(CRM)
+class CRMAdmin(JournaledAdmin):
+    list_display = ["name", "slug", "api_url", "is_active", "only_ordered_leads"]
+    list_filter = ["is_active", "only_ordered_leads"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+
+
+class AccountRoutingForm(SecretFieldsForm):
+    secret_fields = ("api_key",)
+
+    class Meta:
+        model = AccountRouting
+        fields = ["product_type", "crm", "api_key"]
+
+
+class AccountRoutingInline(admin.TabularInline):
+    model = AccountRouting
+    form = AccountRoutingForm
+    extra = 0
+
+
+@admin.register(Account)
+class AccountAdmin(JournaledAdmin):
+    list_display = ["name", "origin_crm", "created_at"]
+    list_filter = ["origin_crm"]
+    search_fields = ["name"]
+    list_select_related = ["origin_crm"]
+    inlines = [AccountRoutingInline]
+    fieldsets = [
+        (None, {"fields": ["name", "origin_crm", "redirect_url"]}),
+        (_("Branding"), {"fields": ["logo_url", "secondary_logo_url"]}),
+        (_("Google Tag Manager"), {"fields": ["gtm_head", "gtm_body", "gtm_conversion"]}),
+        (_("Legal texts"), {"fields": ["legal_notice", "privacy_text"]}),
+    ]
+
+
+@admin.register(ProductType)
+class ProductTypeAdmin(JournaledAdmin):
+    list_display = ["code", "name", "dedupe_window_days"]
+    search_fields = ["code", "name"]
+
+
+@admin.register(Department)
+class DepartmentAdmin(ReadOnlyAdmin):
+    list_display = ["code", "name"]
+    search_fields = ["code", "name"]
+
+
+@admin.register(QualityMapping)
+class QualityMappingAdmin(JournaledAdmin):
+    list_display = ["utm_campaign", "quality_tier"]
+    search_fields = ["utm_campaign", "quality_tier"]
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ["name", "account", "prefix", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["account"]
+    list_select_related = ["account"]
+    search_fields = ["name", "prefix", "account__name"]
+    fields = ["account", "name"]
+    actions = ["revoke"]
+
+    def has_change_permission(self, request, obj=None):
+        return False  # a key is created or revoked, never edited
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["account", "name"]
+        return [
+            "account",
+            "name",
+            "prefix",
+            "created_at",
+            "created_by",
+            "last_used_at",
+            "revoked_at",
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else self.get_fields(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        # The raw key exists only in this response: it is neither stored nor logged.
+        obj, self._raw_key = api_key_create(account=obj.account, name=obj.name, user=request.user)
+        form.instance = obj
+
+    def response_add(self, request, obj, post_url_continue=None):
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "api_key": obj,
+            "raw_key": self._raw_key,
+            "title": _("Partner API key created"),
+        }
+        return TemplateResponse(request, "admin/enersolar/apikey/created.html", context)
+
+    @admin.action(description=_("Revoke selected keys"), permissions=["delete"])
+    def revoke(self, request, queryset):
+        for api_key in queryset.filter(revoked_at__isnull=True):
+            api_key_revoke(api_key=api_key, user=request.user)
+        self.message_user(request, _("Keys revoked."), messages.SUCCESS)
+
+
+@admin.register(ActivityLog)
+class ActivityLogAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "user", "action", "object_type", "object_repr"]
+    list_filter = ["action", "object_type", "created_at", "user"]
+    search_fields = ["object_repr", "object_id", "user__username"]
+    list_select_related = ["user"]
+    date_hierarchy = "created_at"
+    fields = ["created_at", "user", "action", "object_type", "object_id", "object_repr", "details"]

@@ -1,0 +1,63 @@
+"""The three staff roles (SPEC §1) as groups with model permissions.
+
+Admin: everything. Editor: configuration and lead actions, but no users, no
+billing and no partner keys. Viewer: read only. Kept in sync after every
+`migrate`, so models added later land in the right roles without a new data
+migration each time.
+"""
+
+from django.contrib.auth.management import create_permissions
+
+ADMIN, EDITOR, VIEWER = "Admin", "Editor", "Viewer"
+
+BUSINESS_APPS = {"enersolar", "tracking", "leads", "routing", "billing"}
+# Models no role but Admin may touch or see: secrets and internals.
+ADMIN_ONLY_MODELS = {"enersolar.apikey", "enersolar.codesequence"}
+# Models the Editor sees but does not change.
+EDITOR_READ_ONLY_MODELS = {"enersolar.activitylog"}
+EDITOR_EXCLUDED_APPS = {"billing"}
+# Extra (non-CRUD) permissions granted to Editors; later apps add theirs here.
+EDITOR_EXTRA_PERMISSIONS: set[str] = set()
+
+
+def _role_of(app_label: str, model: str, codename: str) -> set[str]:
+    roles = {ADMIN}
+    key = f"{app_label}.{model}"
+    if app_label not in BUSINESS_APPS or key in ADMIN_ONLY_MODELS:
+        return roles
+    is_view = codename.startswith("view_")
+    if is_view and app_label not in EDITOR_EXCLUDED_APPS:
+        roles |= {VIEWER, EDITOR}
+    elif f"{app_label}.{codename}" in EDITOR_EXTRA_PERMISSIONS or (
+        codename.split("_", 1)[0] in {"add", "change", "delete"}
+        and app_label not in EDITOR_EXCLUDED_APPS
+        and key not in EDITOR_READ_ONLY_MODELS
+    ):
+        roles.add(EDITOR)
+    return roles
+
+
+def roles_sync(apps, using="default") -> None:
+    """Create the groups and give each exactly its permissions (idempotent)."""
+    for app_config in apps.get_app_configs():
+        # Historical app configs (in a migration or post_migrate) have no
+        # models_module, which create_permissions takes as "no models".
+        models_module = getattr(app_config, "models_module", None)
+        app_config.models_module = models_module or True
+        try:
+            create_permissions(app_config, apps=apps, verbosity=0, using=using)
+        finally:
+            app_config.models_module = models_module
+
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    granted: dict[str, list[int]] = {ADMIN: [], EDITOR: [], VIEWER: []}
+    rows = Permission.objects.using(using).values_list(
+        "id", "codename", "content_type__app_label", "content_type__model"
+    )
+    for perm_id, codename, app_label, model in rows:
+        for role in _role_of(app_label, model, codename):
+            granted[role].append(perm_id)
+    for role, perm_ids in granted.items():
+        group, _ = Group.objects.using(using).get_or_create(name=role)
+        group.permissions.set(perm_ids)

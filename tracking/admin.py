@@ -1,0 +1,154 @@
+from django import forms
+from django.contrib import admin, messages
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from enersolar.admin_tools import JournaledAdmin, SecretFieldsForm
+
+from .models import Form, LandingPage
+from .services import form_archive, form_duplicate, form_override_key_replace
+
+
+@admin.register(LandingPage)
+class LandingPageAdmin(JournaledAdmin):
+    list_display = ["code", "name", "account", "traffic_source", "status", "created_at"]
+    list_filter = ["status", "traffic_source", "account"]
+    search_fields = ["code", "name", "url"]
+    list_select_related = ["account"]
+    readonly_fields = ["code"]
+    fields = ["code", "name", "account", "url", "traffic_source", "status"]
+
+
+class FormAdminForm(SecretFieldsForm):
+    secret_fields = ("crm_override_api_key",)
+
+    class Meta:
+        model = Form
+        fields = "__all__"
+
+    def clean(self):
+        cleaned = super().clean()
+        landing_page, account = cleaned.get("landing_page"), cleaned.get("account")
+        if landing_page and account and landing_page.account_id != account.pk:
+            self.add_error("landing_page", _("This landing page belongs to another account."))
+        crm, key = cleaned.get("crm_override"), cleaned.get("crm_override_api_key")
+        if key and not crm and not self.instance.crm_override_id:
+            self.add_error("crm_override", _("An override key needs an override CRM."))
+        return cleaned
+
+
+class ReplaceKeyForm(forms.Form):
+    api_key = forms.CharField(
+        label=_("New API key"),
+        max_length=255,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+    )
+
+
+@admin.register(Form)
+class FormAdmin(JournaledAdmin):
+    form = FormAdminForm
+    list_display = [
+        "code",
+        "name",
+        "product_type",
+        "account",
+        "landing_page",
+        "crm_override",
+        "status",
+    ]
+    list_filter = ["status", "product_type", "account", "crm_override"]
+    search_fields = ["code", "name", "landing_page__code"]
+    list_select_related = ["product_type", "account", "landing_page", "crm_override"]
+    autocomplete_fields = ["landing_page"]
+    actions = ["duplicate", "archive"]
+    fieldsets = [
+        (None, {"fields": ["code", "name", "product_type", "account", "landing_page", "status"]}),
+        (
+            _("CRM override"),
+            {"fields": ["crm_override", "crm_override_api_key", "allow_cross_crm"]},
+        ),
+        (_("Conversion"), {"fields": ["conversion_mode", "redirect_url"]}),
+        (_("Financial aid shown in the brief"), {"fields": ["aid_maprimerenov", "aid_cee"]}),
+    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = ["code"]
+        if obj is not None and obj.crm_override_api_key:
+            # Write-once: once set, the key changes only through "Replace key".
+            readonly.append("override_key_locked")
+        return readonly
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None and obj.crm_override_api_key:
+            fieldsets = [
+                (
+                    name,
+                    {
+                        **opts,
+                        "fields": [
+                            "override_key_locked" if f == "crm_override_api_key" else f
+                            for f in opts["fields"]
+                        ],
+                    },
+                )
+                for name, opts in fieldsets
+            ]
+        return fieldsets
+
+    @admin.display(description=_("CRM override API key"))
+    def override_key_locked(self, obj):
+        url = reverse("admin:tracking_form_replace_key", args=[obj.pk])
+        return format_html(
+            '{} <a class="button" href="{}">{}</a>',
+            obj.crm_override_api_key_masked,
+            url,
+            _("Replace key"),
+        )
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/replace-key/",
+                self.admin_site.admin_view(self.replace_key_view),
+                name="tracking_form_replace_key",
+            ),
+            *super().get_urls(),
+        ]
+
+    def replace_key_view(self, request, pk):
+        form_obj = get_object_or_404(Form, pk=pk)
+        if not self.has_change_permission(request, form_obj):
+            return redirect("admin:tracking_form_change", pk)
+        key_form = ReplaceKeyForm(request.POST or None)
+        if request.method == "POST" and key_form.is_valid():
+            form_override_key_replace(
+                form=form_obj, api_key=key_form.cleaned_data["api_key"], user=request.user
+            )
+            self.message_user(request, _("The override API key was replaced."), messages.SUCCESS)
+            return redirect("admin:tracking_form_change", pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": form_obj,
+            "key_form": key_form,
+            "title": _("Replace the override API key of %(code)s") % {"code": form_obj.code},
+        }
+        return TemplateResponse(request, "admin/tracking/form/replace_key.html", context)
+
+    @admin.action(description=_("Duplicate selected forms"), permissions=["add"])
+    def duplicate(self, request, queryset):
+        codes = [form_duplicate(form=f, user=request.user).code for f in queryset]
+        self.message_user(
+            request, _("Created: %(codes)s") % {"codes": ", ".join(codes)}, messages.SUCCESS
+        )
+
+    @admin.action(description=_("Archive selected forms"), permissions=["change"])
+    def archive(self, request, queryset):
+        for form_obj in queryset:
+            form_archive(form=form_obj, user=request.user)
+        self.message_user(request, _("Forms archived."), messages.SUCCESS)
