@@ -1,0 +1,54 @@
+import factory
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+
+from enersolar.models import CRM, Account, AccountRouting, ProductType
+
+
+def product(code: str = "PV") -> ProductType:
+    """The seeded product types (PV, PAC, ITE) come from the data migration."""
+    return ProductType.objects.get(code=code)
+
+
+class CRMFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CRM
+        django_get_or_create = ["slug"]
+
+    name = factory.Sequence(lambda n: f"CRM {n}")
+    slug = factory.Sequence(lambda n: f"crm{n}")
+    api_url = factory.LazyAttribute(lambda o: f"http://127.0.0.1:9/{o.slug}/lead/api/create_lead/")
+
+
+class AccountFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Account
+
+    name = factory.Sequence(lambda n: f"Account {n}")
+    origin_crm = factory.SubFactory(CRMFactory)
+
+
+class AccountRoutingFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AccountRouting
+
+    account = factory.SubFactory(AccountFactory)
+    product_type = factory.LazyFunction(product)
+    crm = factory.SubFactory(CRMFactory)
+    api_key = factory.Sequence(lambda n: f"routing-key-{n:04d}")
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ["username"]
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda o: f"{o.username}@example.com")
+    is_staff = True
+    password = factory.django.Password("pass-word-123")
+
+    @factory.post_generation
+    def role(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.groups.add(Group.objects.get(name=extracted))
