@@ -98,3 +98,26 @@ DEPARTMENTS: dict[str, str] = {
     "94": "Val-de-Marne",
     "95": "Val-d'Oise",
 }
+
+
+def department_normalize(value: str | None) -> str | None:
+    """'1' → '01', '2a' → '2A'; None when not a metropolitan department."""
+    code = (value or "").strip().upper()
+    if code.isdigit() and len(code) == 1:
+        code = code.zfill(2)
+    return code if code in DEPARTMENTS else None
+
+
+def department_from_postal_code(postal_code: str | None) -> str | None:
+    """'75011' → '75'; Corsica: 200xx–201xx → '2A', 202xx–206xx → '2B'."""
+    code = (postal_code or "").strip().replace(" ", "")
+    if len(code) != 5 or not code.isdigit():
+        return None
+    if code.startswith("20"):
+        prefix = int(code[:3])
+        if prefix in (200, 201):
+            return "2A"
+        if 202 <= prefix <= 206:
+            return "2B"
+        return None
+    return department_normalize(code[:2])

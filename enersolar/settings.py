@@ -59,6 +59,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
+    "enersolar.http.PublicBodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -139,6 +140,7 @@ USE_TZ = True
 # --- Static files -----------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -177,6 +179,11 @@ CORS_ALLOW_CREDENTIALS = env.bool("CORS_ALLOW_CREDENTIALS", default=True)
 CORS_URLS_REGEX = r"^/api/(public|forms/public|forms/config|v1)/.*$"
 
 # --- REST framework -----------------------------------------------------------------
+# Public endpoints: body limit (413) and per-client-IP rate limits (429).
+PUBLIC_MAX_BODY_BYTES = env.int("PUBLIC_MAX_BODY_BYTES", default=32 * 1024)
+# Proxies (IPs or CIDRs) whose X-Forwarded-For is believed, e.g. the load balancer.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
@@ -184,6 +191,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "EXCEPTION_HANDLER": "enersolar.http.api_exception_handler",
+    "DEFAULT_THROTTLE_RATES": {
+        "public_tracking": env.str("RATE_LIMIT_TRACKING", default="120/min"),
+        "public_leads": env.str("RATE_LIMIT_LEADS", default="20/min"),
+        "partner": env.str("RATE_LIMIT_PARTNER", default="600/min"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "EnerSolar CRM API",

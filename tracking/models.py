@@ -1,6 +1,10 @@
-"""Landing pages and forms (with their codes); visitor tracking comes later."""
+"""Landing pages and forms (with their codes), visitor sessions and events."""
+
+import uuid
 
 from django.db import models
+from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from enersolar.models import CRM, Account, ProductType, mask_secret, money_field
@@ -119,3 +123,117 @@ class Form(models.Model):
     @property
     def crm_override_api_key_masked(self) -> str:
         return mask_secret(self.crm_override_api_key)
+
+
+class UTMFields(models.Model):
+    """First-touch attribution shared by sessions, events and leads."""
+
+    utm_source = models.CharField(_("utm_source"), max_length=255, blank=True)
+    utm_medium = models.CharField(_("utm_medium"), max_length=255, blank=True)
+    utm_campaign = models.CharField(_("utm_campaign"), max_length=255, blank=True)
+    utm_content = models.CharField(_("utm_content"), max_length=255, blank=True)
+    utm_term = models.CharField(_("utm_term"), max_length=255, blank=True)
+    gclid = models.CharField(_("gclid"), max_length=255, blank=True)
+    fbclid = models.CharField(_("fbclid"), max_length=255, blank=True)
+
+    ATTRIBUTION_FIELDS = (
+        "utm_source",
+        "utm_medium",
+        "utm_campaign",
+        "utm_content",
+        "utm_term",
+        "gclid",
+        "fbclid",
+    )
+
+    class Meta:
+        abstract = True
+
+
+class VisitorSession(UTMFields):
+    """One visit of one visitor to a landing page / form (30-minute reuse)."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("active")
+        CONVERTED = "converted", _("converted")
+
+    REUSE_MINUTES = 30
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    visitor_id = models.CharField(_("visitor id"), max_length=64)
+    landing_page = models.ForeignKey(
+        LandingPage, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    form = models.ForeignKey(
+        Form, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    account = models.ForeignKey(
+        Account, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    lp_code = models.CharField(_("LP code"), max_length=50, blank=True)
+    form_code = models.CharField(_("form code"), max_length=50, blank=True)
+    liaison_code = models.CharField(_("liaison code"), max_length=101, blank=True)
+    referrer = models.CharField(_("referrer"), max_length=2000, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=500, blank=True)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("visitor session")
+        verbose_name_plural = _("visitor sessions")
+        indexes = [
+            # Session reuse: same visitor, same LP, recent.
+            models.Index(fields=["visitor_id", "lp_code", "created_at"], name="session_reuse_idx"),
+            models.Index(fields=["form", "created_at"], name="session_form_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.id)
+
+
+class TrackingEvent(UTMFields):
+    """A tracking event; lp_visit, cta_click and form_start once per session."""
+
+    ONCE_PER_SESSION = ("lp_visit", "cta_click", "form_start")
+
+    session = models.ForeignKey(
+        VisitorSession, on_delete=models.CASCADE, related_name="events", verbose_name=_("session")
+    )
+    event_type = models.CharField(_("event type"), max_length=50)
+    landing_page = models.ForeignKey(
+        LandingPage, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    form = models.ForeignKey(
+        Form, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    account = models.ForeignKey(
+        Account, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    lp_code = models.CharField(_("LP code"), max_length=50, blank=True)
+    form_code = models.CharField(_("form code"), max_length=50, blank=True)
+    liaison_code = models.CharField(_("liaison code"), max_length=101, blank=True)
+    referrer = models.CharField(_("referrer"), max_length=2000, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=500, blank=True)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    data = models.JSONField(_("data"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("tracking event")
+        verbose_name_plural = _("tracking events")
+        constraints = [
+            # The database, not a read-then-write, keeps these once per session:
+            # concurrent beacons race to this index and only one row wins.
+            models.UniqueConstraint(
+                fields=["session", "event_type"],
+                condition=Q(event_type__in=["lp_visit", "cta_click", "form_start"]),
+                name="event_once_per_session",
+            )
+        ]
+        indexes = [models.Index(fields=["form", "event_type", "created_at"], name="event_form_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.session_id}"

@@ -1,11 +1,15 @@
-"""Writes on forms: duplicate, archive, override key replacement."""
+"""Writes on forms (duplicate, archive, override key) and visitor tracking."""
 
-from django.db import transaction
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import Case, F, Value, When
+from django.utils import timezone
 
 from enersolar.models import ActivityLog
 from enersolar.services import journal_record
 
-from .models import Form
+from .models import Form, LandingPage, TrackingEvent, UTMFields, VisitorSession
 
 
 @transaction.atomic
@@ -41,3 +45,96 @@ def form_override_key_replace(*, form: Form, api_key: str, user=None) -> None:
         obj=form,
         details={"key": form.crm_override_api_key_masked},
     )
+
+
+def _attribution(data: dict) -> dict[str, str]:
+    return {f: data.get(f) or "" for f in UTMFields.ATTRIBUTION_FIELDS}
+
+
+def session_start(
+    *, visitor_id: str, data: dict, ip: str | None, user_agent: str
+) -> tuple[VisitorSession, bool]:
+    """Open a visitor session, or give back the visitor's recent one on this LP.
+
+    Returns (session, reused).
+    """
+    lp_code, form_code = data.get("lp_code") or "", data.get("form_code") or ""
+    landing_page = form = None
+    if lp_code:
+        landing_page = LandingPage.objects.filter(code=lp_code).first()
+    if form_code:
+        form = Form.objects.filter(code=form_code).first()
+    elif landing_page is not None:
+        form = landing_page.linked_form
+        form_code = form.code if form else ""
+    liaison_code = data.get("liaison_code") or (
+        f"{lp_code}_{form_code}" if lp_code and form_code else ""
+    )
+
+    since = timezone.now() - timedelta(minutes=VisitorSession.REUSE_MINUTES)
+    recent = VisitorSession.objects.filter(visitor_id=visitor_id, created_at__gte=since)
+    recent = recent.filter(lp_code=lp_code) if lp_code else recent.filter(form_code=form_code)
+    existing = recent.order_by("-created_at").first()
+    if existing is not None:
+        return existing, True
+
+    account = landing_page.account_id if landing_page else (form.account_id if form else None)
+    session = VisitorSession.objects.create(
+        visitor_id=visitor_id,
+        landing_page=landing_page,
+        form=form,
+        account_id=account,
+        lp_code=lp_code,
+        form_code=form_code,
+        liaison_code=liaison_code,
+        referrer=data.get("referrer") or "",
+        user_agent=data.get("user_agent") or user_agent,
+        ip=ip,
+        **_attribution(data),
+    )
+    return session, False
+
+
+def event_record(
+    *, session: VisitorSession, event_type: str, data: dict, ip: str | None, user_agent: str
+) -> tuple[TrackingEvent, bool]:
+    """Record an event. Returns (event, created); for once-per-session types a
+    repeat returns the first event and created=False."""
+    event = TrackingEvent(
+        session=session,
+        event_type=event_type,
+        landing_page_id=session.landing_page_id,
+        form_id=session.form_id,
+        account_id=session.account_id,
+        lp_code=data.get("lp_code") or session.lp_code,
+        form_code=data.get("form_code") or session.form_code,
+        liaison_code=data.get("liaison_code") or session.liaison_code,
+        referrer=data.get("referrer") or "",
+        user_agent=data.get("user_agent") or user_agent,
+        ip=ip,
+        data=data.get("data") or {},
+        **_attribution(data),
+    )
+    if event_type in TrackingEvent.ONCE_PER_SESSION:
+        try:
+            with transaction.atomic():
+                event.save()
+        except IntegrityError:
+            # Lost the race (or a plain repeat): the unique index kept the first.
+            first = TrackingEvent.objects.get(session=session, event_type=event_type)
+            return first, False
+    else:
+        event.save()
+    if event_type == "lp_visit":
+        session_fill_first_touch(session=session, data=data)
+    return event, True
+
+
+def session_fill_first_touch(*, session: VisitorSession, data: dict) -> None:
+    """First touch wins: fill only the session's empty UTM / click-id fields,
+    in one UPDATE so that concurrent beacons cannot overwrite each other."""
+    given = {f: v for f, v in _attribution(data).items() if v}
+    if given:
+        VisitorSession.objects.filter(pk=session.pk).update(
+            **{f: Case(When(**{f: ""}, then=Value(v)), default=F(f)) for f, v in given.items()}
+        )

@@ -1,0 +1,41 @@
+"""Partner authentication by account API key (`Authorization: Token <key>` or
+`X-API-Key: <key>`)."""
+
+from datetime import timedelta
+
+from django.utils import timezone
+from rest_framework import authentication, exceptions
+
+from .models import ApiKey
+from .services import api_key_digest
+
+# last_used_at is written at most once a minute per key: one UPDATE per request
+# would make every partner request pay a write for a display value.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    keyword = "Token"
+
+    def authenticate(self, request):
+        raw_key = request.META.get("HTTP_X_API_KEY", "").strip()
+        if not raw_key:
+            parts = request.META.get("HTTP_AUTHORIZATION", "").split()
+            if len(parts) == 2 and parts[0].lower() in ("token", "bearer"):
+                raw_key = parts[1]
+        if not raw_key:
+            raise exceptions.NotAuthenticated("Missing API key.")
+        api_key = (
+            ApiKey.objects.select_related("account")
+            .filter(key_hash=api_key_digest(raw_key), revoked_at__isnull=True)
+            .first()
+        )
+        if api_key is None:
+            raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
+        now = timezone.now()
+        if api_key.last_used_at is None or api_key.last_used_at < now - LAST_USED_RESOLUTION:
+            ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        return (None, api_key)
+
+    def authenticate_header(self, request):
+        return self.keyword

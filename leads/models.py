@@ -1,0 +1,160 @@
+"""The Lead: stored first, whatever is wrong with it, then classified."""
+
+import uuid
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from enersolar.models import Account, ApiKey, ProductType
+from tracking.models import Form, LandingPage, VisitorSession
+
+
+class Lead(models.Model):
+    class Status(models.TextChoices):
+        # Intake (SPEC §3.1): rejected, kept with their reasons.
+        ORPHAN = "orphan", _("orphan (form not found)")
+        INVALID_PHONE = "invalid_phone", _("invalid phone")
+        MISSING_REQUIRED = "missing_required", _("missing required field")
+        DOUBLE_SUBMIT = "double_submit", _("double submit")
+        DUPLICATE_INTERNAL = "duplicate_internal", _("internal duplicate")
+        # Routing (SPEC §4).
+        NO_CRM = "no_crm", _("no CRM")
+        NO_API_KEY = "no_api_key", _("no API key")
+        PENDING_NO_ORDER = "pending_no_order", _("held: no eligible order")
+        # Delivery (SPEC §5).
+        PENDING = "pending", _("pending delivery")
+        QUEUED = "queued", _("queued for retry")
+        SUCCESS = "success", _("delivered")
+        DUPLICATE = "duplicate", _("duplicate at the CRM")
+        AUTH_ERROR = "auth_error", _("CRM authentication error")
+        VALIDATION_ERROR = "validation_error", _("CRM validation error")
+        FAILED = "failed", _("failed")
+        # After delivery (SPEC §6).
+        RETURNED = "returned", _("returned by the buyer")
+
+    # A later lead with the same phone and product is a duplicate of these.
+    DEDUPE_STATUSES = (
+        Status.PENDING,
+        Status.QUEUED,
+        Status.SUCCESS,
+        Status.PENDING_NO_ORDER,
+    )
+    REJECTED_STATUSES = (
+        Status.ORPHAN,
+        Status.INVALID_PHONE,
+        Status.MISSING_REQUIRED,
+        Status.DOUBLE_SUBMIT,
+        Status.DUPLICATE_INTERNAL,
+    )
+
+    class Source(models.TextChoices):
+        PUBLIC = "public", _("public form")
+        PARTNER = "partner", _("partner API")
+        IMPORT = "import", _("import")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, db_index=True)
+    reasons = models.JSONField(_("reasons"), default=list, blank=True)
+    source = models.CharField(
+        _("source"), max_length=10, choices=Source.choices, default=Source.PUBLIC
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
+    register_date = models.BigIntegerField(_("register date (Unix time)"))
+
+    # Where it came from.
+    session = models.ForeignKey(
+        VisitorSession,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="leads",
+        verbose_name=_("session"),
+    )
+    form = models.ForeignKey(
+        Form,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="leads",
+        verbose_name=_("form"),
+    )
+    form_code = models.CharField(_("form code (as sent)"), max_length=50, blank=True)
+    account = models.ForeignKey(
+        Account,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="leads",
+        verbose_name=_("account"),
+    )
+    product_type = models.ForeignKey(
+        ProductType, on_delete=models.SET_NULL, null=True, blank=True, verbose_name=_("product")
+    )
+    landing_page = models.ForeignKey(
+        LandingPage,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("landing page"),
+    )
+    lp_code = models.CharField(_("LP code"), max_length=50, blank=True)
+    liaison_code = models.CharField(_("liaison code"), max_length=101, blank=True)
+    api_key = models.ForeignKey(
+        ApiKey,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("partner API key"),
+    )
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    utm_source = models.CharField(_("utm_source"), max_length=255, blank=True)
+    utm_medium = models.CharField(_("utm_medium"), max_length=255, blank=True)
+    utm_campaign = models.CharField(_("utm_campaign"), max_length=255, blank=True)
+    quality_tier = models.CharField(_("quality tier"), max_length=50, blank=True)
+
+    # The person (legacy field names, kept for the CRMs' payload).
+    phone = models.CharField(_("phone"), max_length=20, blank=True, help_text=_("0XXXXXXXXX"))
+    phone_raw = models.CharField(_("phone as sent"), max_length=30, blank=True)
+    civilite = models.CharField(_("civility"), max_length=20, blank=True)
+    nom = models.CharField(_("last name"), max_length=100, blank=True)
+    prenom = models.CharField(_("first name"), max_length=100, blank=True)
+    email = models.CharField(_("e-mail"), max_length=254, blank=True)
+    departement = models.CharField(_("department"), max_length=2, blank=True)
+    code_postal = models.CharField(_("postal code"), max_length=10, blank=True)
+    ville = models.CharField(_("city"), max_length=100, blank=True)
+    adresse = models.CharField(_("address"), max_length=255, blank=True)
+    type_logement = models.CharField(_("housing type"), max_length=50, blank=True)
+    statut_occupant = models.CharField(_("occupancy status"), max_length=50, blank=True)
+    surface_habitable = models.CharField(_("living area"), max_length=50, blank=True)
+    annee_construction = models.CharField(_("construction year"), max_length=50, blank=True)
+    type_chauffage = models.CharField(_("heating type"), max_length=100, blank=True)
+    facture_electricite = models.CharField(_("electricity bill"), max_length=50, blank=True)
+    facture_chauffage = models.CharField(_("heating bill"), max_length=50, blank=True)
+    type_projet = models.CharField(_("project type"), max_length=100, blank=True)
+    delai_projet = models.CharField(_("project timeline"), max_length=100, blank=True)
+    budget = models.CharField(_("budget"), max_length=50, blank=True)
+    rgpd_consent = models.BooleanField(_("RGPD consent"), default=True)
+    newsletter = models.BooleanField(_("newsletter"), default=False)
+
+    class Meta:
+        verbose_name = _("lead")
+        verbose_name_plural = _("leads")
+        ordering = ["-created_at"]
+        indexes = [
+            # Double-submit and duplicate checks, and admin search by phone.
+            models.Index(fields=["phone", "created_at"], name="lead_phone_idx"),
+            models.Index(fields=["email"], name="lead_email_idx"),
+            models.Index(fields=["account", "created_at"], name="lead_account_idx"),
+            models.Index(fields=["form", "created_at"], name="lead_form_idx"),
+            models.Index(fields=["departement", "created_at"], name="lead_department_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.id} ({self.status})"
+
+    @property
+    def is_deliverable(self) -> bool:
+        return self.status not in self.REJECTED_STATUSES

@@ -1,0 +1,265 @@
+"""Lead intake: store every lead, classified in the order of SPEC §3.1."""
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from enersolar.france import department_from_postal_code, department_normalize
+from enersolar.models import AccountRouting, ApiKey, ProductType, QualityMapping
+from enersolar.phone import phone_mask, phone_normalize
+from tracking.models import Form, VisitorSession
+
+from .models import Lead
+from .signals import lead_received
+
+logger = logging.getLogger(__name__)
+
+DOUBLE_SUBMIT_SECONDS = 5
+
+# Optional text fields copied as they come (already length-checked by the API).
+PERSON_FIELDS = (
+    "civilite",
+    "nom",
+    "prenom",
+    "code_postal",
+    "ville",
+    "adresse",
+    "surface_habitable",
+    "annee_construction",
+    "type_chauffage",
+    "facture_electricite",
+    "facture_chauffage",
+    "type_projet",
+    "delai_projet",
+    "budget",
+)
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    lead: Lead
+    answer_lead_id: uuid.UUID  # the original lead's id for a double submit
+    crm: str | None  # the CRM the lead is headed for, when known
+
+    @property
+    def will_be_delivered(self) -> bool:
+        return self.lead.status == Lead.Status.PENDING
+
+
+def lead_receive(
+    *,
+    data: dict,
+    ip: str | None,
+    source: str = Lead.Source.PUBLIC,
+    api_key: ApiKey | None = None,
+) -> IntakeResult:
+    """Store one lead with its status and reasons, in one transaction, and hand
+    a valid one to delivery once committed. Never refuses a lead: every check
+    that fails is written down, and the first one decides the status."""
+    now = timezone.now()
+    form = _form_lookup(data.get("form_code") or "", api_key)
+    session = _session_lookup(data.get("session_id"))
+    product_type = form.product_type if form else _product_lookup(data, api_key)
+    phone = phone_normalize(data.get("phone"))
+    departement = (
+        department_normalize(data.get("departement"))
+        if data.get("departement")
+        else department_from_postal_code(data.get("code_postal"))
+    )
+
+    utm_campaign = data.get("utm_campaign") or (session.utm_campaign if session else "")
+    lead = Lead(
+        created_at=now,
+        register_date=int(now.timestamp()),
+        source=source,
+        api_key=api_key,
+        session=session,
+        form=form,
+        form_code=(data.get("form_code") or "")[:50],
+        account=form.account if form else (api_key.account if api_key else None),
+        product_type=product_type,
+        landing_page=form.landing_page if form else (session.landing_page if session else None),
+        lp_code=data.get("lp_code")
+        or (session.lp_code if session else "")
+        or (form.landing_page.code if form else ""),
+        liaison_code=data.get("liaison_code")
+        or (session.liaison_code if session else "")
+        or (form.liaison_code if form else ""),
+        ip=ip,
+        utm_source=session.utm_source if session else "",
+        utm_medium=session.utm_medium if session else "",
+        utm_campaign=utm_campaign,
+        quality_tier=_quality_tier(utm_campaign),
+        phone=phone or "",
+        phone_raw=str(data.get("phone") or "")[:30],
+        email=(data.get("email") or "").strip().lower(),
+        departement=departement or "",
+        type_logement=data.get("type_logement") or "maison",
+        statut_occupant=data.get("statut_occupant") or "proprietaire",
+        rgpd_consent=data.get("rgpd_consent", True),
+        newsletter=data.get("newsletter", False),
+        **{f: data.get(f) or "" for f in PERSON_FIELDS},
+    )
+
+    with transaction.atomic():
+        if phone:
+            _lock_phone(phone)
+        earlier = _earlier_leads(phone, session, product_type, now) if phone else []
+        original = _classify(
+            lead, form_found=form is not None or product_type is not None, earlier=earlier, now=now
+        )
+        lead.save(force_insert=True)
+        if session is not None:
+            VisitorSession.objects.filter(pk=session.pk).update(
+                status=VisitorSession.Status.CONVERTED
+            )
+        if lead.status == Lead.Status.PENDING:
+            transaction.on_commit(lambda: lead_received.send(sender=Lead, lead_id=lead.id))
+
+    logger.info(
+        "lead received lead=%s status=%s phone=%s form=%s",
+        lead.id,
+        lead.status,
+        phone_mask(lead.phone or lead.phone_raw),
+        lead.form_code,
+    )
+    return IntakeResult(
+        lead=lead,
+        answer_lead_id=original.id if original else lead.id,
+        crm=_candidate_crm(form, lead) if lead.status == Lead.Status.PENDING else None,
+    )
+
+
+def _classify(lead: Lead, *, form_found: bool, earlier: list[Lead], now) -> Lead | None:
+    """Set status and reasons; return the original lead of a double submit."""
+    reasons: list[str] = []
+    statuses: list[str] = []
+    if not form_found:
+        statuses.append(Lead.Status.ORPHAN)
+        reasons.append("PRODUCT_NOT_FOUND" if lead.form_code == "" else "FORM_NOT_FOUND")
+    if not lead.phone:
+        statuses.append(Lead.Status.INVALID_PHONE)
+        reasons.append("PHONE_INVALID")
+    missing = [name for name in ("nom", "departement") if not getattr(lead, name).strip()]
+    if missing:
+        statuses.append(Lead.Status.MISSING_REQUIRED)
+        reasons.append("MISSING_REQUIRED:" + ",".join(missing))
+
+    double_of = next(
+        (
+            e
+            for e in earlier
+            if lead.session_id
+            and e.session_id == lead.session_id
+            and e.created_at >= now - timedelta(seconds=DOUBLE_SUBMIT_SECONDS)
+        ),
+        None,
+    )
+    if double_of is not None:
+        statuses.append(Lead.Status.DOUBLE_SUBMIT)
+        reasons.append("DOUBLE_SUBMIT_BLOCKED")
+    duplicate_of = next(
+        (
+            e
+            for e in earlier
+            if e.status in Lead.DEDUPE_STATUSES and e.product_type_id == lead.product_type_id
+        ),
+        None,
+    )
+    if duplicate_of is not None:
+        statuses.append(Lead.Status.DUPLICATE_INTERNAL)
+        reasons.append(f"DUPLICATE:{duplicate_of.id}")
+
+    lead.status = statuses[0] if statuses else Lead.Status.PENDING
+    lead.reasons = reasons
+    return double_of
+
+
+def _earlier_leads(phone: str, session, product_type, now) -> list[Lead]:
+    """In one indexed query, the leads that can make this one a double submit
+    (same session, last 5 s) or a duplicate (same product, dedupe window)."""
+    window = product_type.dedupe_window_days if product_type else 0
+    conditions = Q()
+    if session is not None:
+        conditions |= Q(
+            session=session, created_at__gte=now - timedelta(seconds=DOUBLE_SUBMIT_SECONDS)
+        )
+    if window:
+        conditions |= Q(
+            product_type=product_type,
+            status__in=Lead.DEDUPE_STATUSES,
+            created_at__gte=now - timedelta(days=window),
+        )
+    if not conditions:
+        return []
+    return list(
+        Lead.objects.filter(conditions, phone=phone)
+        .only("id", "session_id", "status", "product_type_id", "created_at")
+        .order_by("created_at")[:20]
+    )
+
+
+def _lock_phone(phone: str) -> None:
+    """Serialise concurrent intakes of one phone number (PostgreSQL), so two
+    simultaneous submits cannot both miss each other in the checks. On SQLite
+    the IMMEDIATE transaction already serialises every writer."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [phone])
+
+
+def _form_lookup(code: str, api_key: ApiKey | None) -> Form | None:
+    if not code:
+        return None
+    forms = Form.objects.select_related("account", "product_type", "landing_page", "crm_override")
+    form = (
+        forms.filter(pk=int(code)).first()
+        if code.isdigit()
+        else forms.filter(code=code.strip().upper()).first()
+    )
+    if form is not None and api_key is not None and form.account_id != api_key.account_id:
+        return None  # a partner may only post to its own account's forms
+    return form
+
+
+def _product_lookup(data: dict, api_key: ApiKey | None) -> ProductType | None:
+    code = (data.get("product_type") or "").strip().upper()
+    if api_key is None or not code:
+        return None
+    return ProductType.objects.filter(code=code).first()
+
+
+def _session_lookup(session_id) -> VisitorSession | None:
+    try:
+        session_uuid = uuid.UUID(str(session_id))
+    except ValueError:
+        return None  # an unknown or malformed session does not stop the lead
+    return VisitorSession.objects.select_related("landing_page").filter(pk=session_uuid).first()
+
+
+def _quality_tier(utm_campaign: str) -> str:
+    if not utm_campaign:
+        return ""
+    return (
+        QualityMapping.objects.filter(utm_campaign=utm_campaign)
+        .values_list("quality_tier", flat=True)
+        .first()
+        or ""
+    )
+
+
+def _candidate_crm(form: Form | None, lead: Lead) -> str | None:
+    """The CRM this lead is headed for (routing decides for good later)."""
+    if form is not None and form.crm_override_id:
+        return form.crm_override.slug
+    routing = (
+        AccountRouting.objects.filter(account_id=lead.account_id, product_type=lead.product_type)
+        .select_related("crm")
+        .first()
+    )
+    return routing.crm.slug if routing else None

@@ -1,0 +1,285 @@
+"""Public tracking API (SPEC §2) and public form configuration (SPEC §9).
+
+Called from visitors' browsers: no authentication, no CSRF, CORS allow-list,
+per-IP rate limits, bodies as JSON or as text/plain JSON (sendBeacon)."""
+
+import uuid
+
+from django.conf import settings
+from django.http import Http404
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.parsers import JSONParser
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from enersolar.france import DEPARTMENTS
+from enersolar.http import (
+    LenientContentNegotiation,
+    PlainTextJSONParser,
+    TrackingRateThrottle,
+    client_ip,
+)
+from enersolar.serializers import OptionalText
+
+from .models import Form, LandingPage, VisitorSession
+from .services import event_record, session_start
+
+VISITOR_COOKIE = "_rdz_vid"
+VISITOR_COOKIE_MAX_AGE = 365 * 24 * 3600
+
+ERROR_SCHEMA = inline_serializer(
+    "Error",
+    {"success": serializers.BooleanField(default=False), "error": serializers.CharField()},
+)
+ERRORS = {
+    400: OpenApiResponse(ERROR_SCHEMA, description="Missing/invalid field or broken JSON."),
+    413: OpenApiResponse(ERROR_SCHEMA, description="Body too large."),
+    429: OpenApiResponse(ERROR_SCHEMA, description="Too many requests from this IP."),
+    503: OpenApiResponse(ERROR_SCHEMA, description="Database unavailable; retry."),
+}
+
+
+class PublicAPIView(APIView):
+    authentication_classes: list = []  # no session auth means no CSRF check
+    permission_classes = [AllowAny]
+    throttle_classes = [TrackingRateThrottle]
+    parser_classes = [JSONParser, PlainTextJSONParser]
+    content_negotiation_class = LenientContentNegotiation
+
+    def user_agent(self, request) -> str:
+        return request.META.get("HTTP_USER_AGENT", "")[:500]
+
+    def validated(self, serializer_class, request) -> dict:
+        serializer = serializer_class(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+
+class AttributionInput(serializers.Serializer):
+    lp_code = OptionalText(50)
+    form_code = OptionalText(50)
+    liaison_code = OptionalText(101)
+    referrer = OptionalText(2000)
+    user_agent = OptionalText(500)
+    utm_source = OptionalText(255)
+    utm_medium = OptionalText(255)
+    utm_campaign = OptionalText(255)
+    utm_content = OptionalText(255)
+    utm_term = OptionalText(255)
+    gclid = OptionalText(255)
+    fbclid = OptionalText(255)
+
+
+class SessionInput(AttributionInput):
+    visitor_id = OptionalText(64)
+
+
+class SessionOutput(serializers.Serializer):
+    success = serializers.BooleanField()
+    session_id = serializers.UUIDField()
+    visitor_id = serializers.CharField()
+    lp_code = serializers.CharField()
+    form_code = serializers.CharField()
+    reused = serializers.BooleanField()
+
+
+class SessionStartApi(PublicAPIView):
+    @extend_schema(
+        operation_id="track_session",
+        tags=["public tracking"],
+        request=SessionInput,
+        responses={200: SessionOutput, **ERRORS},
+        summary="Open (or reuse within 30 min) a visitor session",
+    )
+    def post(self, request):
+        data = self.validated(SessionInput, request)
+        visitor_id = data["visitor_id"] or request.COOKIES.get(VISITOR_COOKIE, "")[:64]
+        visitor_id = visitor_id or str(uuid.uuid4())
+        session, reused = session_start(
+            visitor_id=visitor_id,
+            data=data,
+            ip=client_ip(request),
+            user_agent=self.user_agent(request),
+        )
+        response = Response(
+            {
+                "success": True,
+                "session_id": str(session.id),
+                "visitor_id": visitor_id,
+                "lp_code": session.lp_code,
+                "form_code": session.form_code,
+                "reused": reused,
+            }
+        )
+        if request.COOKIES.get(VISITOR_COOKIE) != visitor_id:
+            response.set_cookie(
+                VISITOR_COOKIE,
+                visitor_id,
+                max_age=VISITOR_COOKIE_MAX_AGE,
+                httponly=True,
+                samesite="Lax",
+                secure=settings.SESSION_COOKIE_SECURE,
+            )
+        return response
+
+
+class EventInput(AttributionInput):
+    session_id = serializers.UUIDField()
+    event_type = serializers.RegexField(r"^[a-z0-9_]{1,50}$", max_length=50)
+    data = serializers.DictField(required=False, default=dict)
+
+
+class LpVisitInput(AttributionInput):
+    session_id = serializers.UUIDField()
+
+
+class EventOutput(serializers.Serializer):
+    success = serializers.BooleanField()
+    event_id = serializers.IntegerField()
+    duplicate = serializers.BooleanField()
+
+
+def _session_or_404(session_id) -> VisitorSession:
+    session = VisitorSession.objects.filter(pk=session_id).first()
+    if session is None:
+        raise Http404("Unknown session_id")
+    return session
+
+
+class EventApi(PublicAPIView):
+    @extend_schema(
+        operation_id="track_event",
+        tags=["public tracking"],
+        request=EventInput,
+        responses={200: EventOutput, 404: OpenApiResponse(ERROR_SCHEMA), **ERRORS},
+        summary="Record an event (lp_visit, cta_click, form_start once per session)",
+    )
+    def post(self, request):
+        data = self.validated(EventInput, request)
+        return self.record(request, data, data["event_type"])
+
+    def record(self, request, data, event_type):
+        event, created = event_record(
+            session=_session_or_404(data["session_id"]),
+            event_type=event_type,
+            data=data,
+            ip=client_ip(request),
+            user_agent=self.user_agent(request),
+        )
+        return Response({"success": True, "event_id": event.id, "duplicate": not created})
+
+
+class LpVisitApi(EventApi):
+    @extend_schema(
+        operation_id="track_lp_visit",
+        tags=["public tracking"],
+        request=LpVisitInput,
+        responses={200: EventOutput, 404: OpenApiResponse(ERROR_SCHEMA), **ERRORS},
+        summary="Record the landing-page visit (once per session; first touch UTM)",
+    )
+    def post(self, request):
+        return self.record(request, self.validated(LpVisitInput, request), "lp_visit")
+
+
+class PublicFormOutput(serializers.Serializer):
+    success = serializers.BooleanField()
+    form_code = serializers.CharField()
+    form_id = serializers.IntegerField()
+    name = serializers.CharField()
+    product_type = serializers.CharField()
+    lp_code = serializers.CharField()
+    liaison_code = serializers.CharField()
+    redirect_url = serializers.CharField()
+    conversion_mode = serializers.CharField()
+    aid_maprimerenov = serializers.DecimalField(max_digits=10, decimal_places=2, allow_null=True)
+    aid_cee = serializers.DecimalField(max_digits=10, decimal_places=2, allow_null=True)
+    account = serializers.DictField()
+
+
+def _public_form(form: Form) -> dict:
+    account = form.account
+    return {
+        "success": True,
+        "form_code": form.code,
+        "form_id": form.pk,
+        "name": form.name,
+        "product_type": form.product_type.code,
+        "lp_code": form.landing_page.code,
+        "liaison_code": form.liaison_code,
+        "redirect_url": form.redirect_url or account.redirect_url,
+        "conversion_mode": form.conversion_mode,
+        "aid_maprimerenov": form.aid_maprimerenov,
+        "aid_cee": form.aid_cee,
+        "account": {
+            "name": account.name,
+            "logo_url": account.logo_url,
+            "secondary_logo_url": account.secondary_logo_url,
+            "legal_notice": account.legal_notice,
+            "privacy_text": account.privacy_text,
+        },
+    }
+
+
+def _active_forms():
+    return Form.objects.filter(status=Form.Status.ACTIVE).select_related(
+        "account", "product_type", "landing_page"
+    )
+
+
+class PublicFormApi(PublicAPIView):
+    @extend_schema(
+        operation_id="public_form",
+        tags=["public config"],
+        responses={200: PublicFormOutput, 404: OpenApiResponse(ERROR_SCHEMA)},
+        summary="Public configuration of an active form (by code or id)",
+    )
+    def get(self, request, code: str):
+        lookup = {"pk": int(code)} if code.isdigit() else {"code": code}
+        form = _active_forms().filter(**lookup).first()
+        if form is None:
+            raise Http404("Unknown or archived form")
+        return Response(_public_form(form))
+
+
+class PublicFormByLandingPageApi(PublicAPIView):
+    @extend_schema(
+        operation_id="public_form_by_lp",
+        tags=["public config"],
+        responses={200: PublicFormOutput, 404: OpenApiResponse(ERROR_SCHEMA)},
+        summary="Public configuration of the form linked to a landing page",
+    )
+    def get(self, request, lp_code: str):
+        landing_page = LandingPage.objects.filter(code=lp_code).first()
+        form = (
+            landing_page
+            and _active_forms().filter(landing_page=landing_page).order_by("-id").first()
+        )
+        if not form:
+            raise Http404("Unknown landing page or no active form")
+        return Response(_public_form(form))
+
+
+class DepartmentsApi(PublicAPIView):
+    @extend_schema(
+        operation_id="public_departements",
+        tags=["public config"],
+        responses={
+            200: inline_serializer(
+                "Departements",
+                {
+                    "success": serializers.BooleanField(),
+                    "departements": serializers.ListField(child=serializers.DictField()),
+                },
+            )
+        },
+        summary="Metropolitan departments with their names",
+    )
+    def get(self, request):
+        return Response(
+            {
+                "success": True,
+                "departements": [{"code": c, "nom": n} for c, n in DEPARTMENTS.items()],
+            }
+        )
