@@ -6,9 +6,9 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from enersolar.admin_tools import JournaledAdmin, SecretFieldsForm
+from enersolar.admin_tools import JournaledAdmin, ReadOnlyAdmin, SecretFieldsForm
 
-from .models import Form, LandingPage
+from .models import Form, LandingPage, TrackingEvent, VisitorSession
 from .services import form_archive, form_duplicate, form_override_key_replace
 
 
@@ -152,3 +152,28 @@ class FormAdmin(JournaledAdmin):
         for form_obj in queryset:
             form_archive(form=form_obj, user=request.user)
         self.message_user(request, _("Forms archived."), messages.SUCCESS)
+
+
+@admin.register(VisitorSession)
+class VisitorSessionAdmin(ReadOnlyAdmin):
+    list_display = [
+        "created_at",
+        "id",
+        "lp_code",
+        "form_code",
+        "utm_source",
+        "utm_campaign",
+        "status",
+    ]
+    list_filter = ["status", "created_at"]
+    search_fields = ["=id", "=visitor_id", "=lp_code", "=form_code"]
+    show_full_result_count = False
+
+
+@admin.register(TrackingEvent)
+class TrackingEventAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "event_type", "session", "lp_code", "form_code"]
+    list_filter = ["event_type", "created_at"]
+    search_fields = ["=session__id", "=lp_code", "=form_code"]
+    raw_id_fields = ["session"]
+    show_full_result_count = False
