@@ -17,7 +17,7 @@ ADMIN_ONLY_MODELS = {"enersolar.apikey", "enersolar.codesequence"}
 EDITOR_READ_ONLY_MODELS = {"enersolar.activitylog"}
 EDITOR_EXCLUDED_APPS = {"billing"}
 # Extra (non-CRUD) permissions granted to Editors; later apps add theirs here.
-EDITOR_EXTRA_PERMISSIONS: set[str] = set()
+EDITOR_EXTRA_PERMISSIONS: set[str] = {"routing.retry_lead"}
 
 
 def _role_of(app_label: str, model: str, codename: str) -> set[str]:

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -187,7 +188,10 @@ TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
     ],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -218,10 +222,39 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(_broker_dir),
     }
 CELERY_TASK_IGNORE_RESULT = True
+# At-least-once delivery: a task is acknowledged after it ran, comes back if
+# its worker dies, and each worker takes one task at a time. Redis re-delivers
+# unacknowledged tasks after the visibility timeout: keep it far above the
+# longest task (a delivery is bounded by the HTTP timeouts below).
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_TIMEOUT = 3
+if not CELERY_BROKER_URL.startswith("filesystem://"):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 # The whole periodic schedule lives in enersolar/beat.py.
+
+# --- Delivery to buyer CRMs (SPEC §5) -----------------------------------------------
+CRM_CONNECT_TIMEOUT = env.float("CRM_CONNECT_TIMEOUT", default=3.0)
+CRM_READ_TIMEOUT = env.float("CRM_READ_TIMEOUT", default=15.0)
+# Waits before retries 1..5 after the first attempt, in seconds, plus jitter.
+DELIVERY_RETRY_DELAYS = env.list(
+    "DELIVERY_RETRY_DELAYS", cast=int, default=[60, 300, 900, 3600, 7200]
+)
+DELIVERY_RETRY_JITTER = env.float("DELIVERY_RETRY_JITTER", default=0.1)
+# A claimed queue item not finished after this long is handed out again.
+DELIVERY_LEASE_SECONDS = env.int("DELIVERY_LEASE_SECONDS", default=600)
+# Leads still `pending` without a delivery after this long are re-dispatched.
+DELIVERY_STUCK_SECONDS = env.int("DELIVERY_STUCK_SECONDS", default=120)
+# Bounded drain: at most this many queued leads per CRM per queue run (a minute).
+DELIVERY_DRAIN_PER_RUN = env.int("DELIVERY_DRAIN_PER_RUN", default=30000)
+CIRCUIT_FAILURE_THRESHOLD = env.int("CIRCUIT_FAILURE_THRESHOLD", default=3)
+CIRCUIT_COOLDOWN_SECONDS = env.int("CIRCUIT_COOLDOWN_SECONDS", default=300)
+# The built-in pretend buyer (/sandbox/crm/<slug>/…): on by default, off in production.
+SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=not IS_PRODUCTION)
 
 # --- Logging ----------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

@@ -9,4 +9,5 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("", include("tracking.urls")),
     path("", include("leads.urls")),
+    path("", include("routing.urls")),
 ]

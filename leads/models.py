@@ -3,6 +3,7 @@
 import uuid
 
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -150,6 +151,10 @@ class Lead(models.Model):
             models.Index(fields=["account", "created_at"], name="lead_account_idx"),
             models.Index(fields=["form", "created_at"], name="lead_form_idx"),
             models.Index(fields=["departement", "created_at"], name="lead_department_idx"),
+            # The sweep for leads whose delivery was never queued (broker down).
+            models.Index(
+                fields=["created_at"], name="lead_pending_idx", condition=Q(status="pending")
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,8 +1,28 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db import transaction
+from django.shortcuts import redirect
+from django.template.loader import render_to_string
+from django.urls import path
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
 
-from enersolar.admin_tools import JournaledAdmin, SecretFieldsForm
+from enersolar.admin_tools import JournaledAdmin, ReadOnlyAdmin, SecretFieldsForm
+from leads.admin import LeadAdmin as IntakeLeadAdmin
+from leads.models import Lead
 
-from .models import Order
+from .dispatch import dispatch_leads, dispatch_queue_run
+from .models import (
+    CRMHealth,
+    DefaultPrice,
+    Delivery,
+    DeliveryAttempt,
+    Order,
+    SandboxBuyer,
+    SandboxReceipt,
+    VerificationReport,
+)
+from .services.queue import held_leads_release, lead_retry, queue_process, queue_retry_exhausted
+from .services.verification import verification_run
 
 
 class OrderForm(SecretFieldsForm):
@@ -32,3 +52,261 @@ class OrderAdmin(JournaledAdmin):
     search_fields = ["name", "crm__name"]
     list_select_related = ["crm", "product_type"]
     filter_horizontal = ["departments"]
+
+    def save_model(self, request, obj, form, change):
+        activated = obj.is_active and (not change or "is_active" in form.changed_data)
+        super().save_model(request, obj, form, change)
+        if activated:
+            # A new or re-activated order may take leads held for want of one.
+            count = held_leads_release(product_type_id=obj.product_type_id)
+            if count:
+                transaction.on_commit(dispatch_queue_run)
+                self.message_user(
+                    request, _("%(n)d held lead(s) will be routed again.") % {"n": count}
+                )
+
+
+@admin.register(DefaultPrice)
+class DefaultPriceAdmin(JournaledAdmin):
+    list_display = ["crm", "product_type", "unit_price"]
+    list_filter = ["crm", "product_type"]
+
+
+class DeliveryAttemptInline(admin.TabularInline):
+    model = DeliveryAttempt
+    extra = 0
+    can_delete = False
+    fields = [
+        "attempted_at",
+        "crm",
+        "http_status",
+        "duration_ms",
+        "outcome",
+        "error",
+        "response_excerpt",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(ReadOnlyAdmin):
+    change_list_template = "admin/routing/delivery/change_list.html"
+    list_display = [
+        "lead",
+        "crm",
+        "state",
+        "attempts",
+        "next_attempt_at",
+        "last_error",
+        "source",
+        "unit_price",
+        "routed_at",
+    ]
+    list_filter = ["state", "crm", "source"]
+    list_select_related = ["lead", "crm"]
+    search_fields = ["=lead__id", "=lead__phone"]
+    show_full_result_count = False
+    inlines = [DeliveryAttemptInline]
+    actions = ["retry"]
+    fields = [
+        "lead",
+        "origin_crm",
+        "crm",
+        "source",
+        "reason",
+        "order",
+        "unit_price",
+        "routed_at",
+        "state",
+        "attempts",
+        "next_attempt_at",
+        "claimed_at",
+        "last_error",
+        "delivered_at",
+    ]
+
+    @admin.action(description=_("Relancer (send again now)"), permissions=["retry"])
+    def retry(self, request, queryset):
+        sent = sum(lead_retry(lead=d.lead, user=request.user) for d in queryset)
+        self.message_user(request, _("%(n)d lead(s) sent again.") % {"n": sent})
+
+    def has_retry_permission(self, request):
+        return request.user.has_perm("routing.retry_lead")
+
+    def get_urls(self):
+        return [
+            path(
+                "process/",
+                self.admin_site.admin_view(require_POST(self.process_view)),
+                name="routing_delivery_process",
+            ),
+            path(
+                "retry-exhausted/",
+                self.admin_site.admin_view(require_POST(self.retry_exhausted_view)),
+                name="routing_delivery_retry_exhausted",
+            ),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "can_manage_queue": request.user.has_perm("routing.manage_queue"),
+        }
+        return super().changelist_view(request, extra_context)
+
+    def process_view(self, request):
+        if not request.user.has_perm("routing.manage_queue"):
+            messages.error(request, _("You may not process the queue."))
+        else:
+            from enersolar.models import ActivityLog
+            from enersolar.services import journal_record
+
+            run = queue_process(dispatch=dispatch_leads)
+            journal_record(
+                user=request.user,
+                action=ActivityLog.Action.QUEUE_ACTION,
+                details={"action": "process", **run.__dict__},
+            )
+            self.message_user(
+                request,
+                _(
+                    "Queue processed: %(dispatched)d sent to workers, %(released)d released, "
+                    "%(swept)d re-dispatched."
+                )
+                % run.__dict__,
+            )
+        return redirect("admin:routing_delivery_changelist")
+
+    def retry_exhausted_view(self, request):
+        if not request.user.has_perm("routing.manage_queue"):
+            messages.error(request, _("You may not reset exhausted items."))
+        else:
+            count = queue_retry_exhausted(user=request.user)
+            transaction.on_commit(dispatch_queue_run)
+            self.message_user(
+                request, _("%(n)d exhausted item(s) back in the queue.") % {"n": count}
+            )
+        return redirect("admin:routing_delivery_changelist")
+
+
+@admin.register(CRMHealth)
+class CRMHealthAdmin(ReadOnlyAdmin):
+    list_display = ["crm", "state", "consecutive_failures", "opened_at", "changed_at"]
+    list_filter = ["state"]
+
+
+@admin.register(VerificationReport)
+class VerificationReportAdmin(ReadOnlyAdmin):
+    change_list_template = "admin/routing/verificationreport/change_list.html"
+    list_display = [
+        "started_at",
+        "triggered_by",
+        "total_leads",
+        "retried",
+        "rerouted",
+        "recovered",
+        "still_failing",
+        "permanent_errors",
+    ]
+
+    def get_urls(self):
+        return [
+            path(
+                "run/",
+                self.admin_site.admin_view(require_POST(self.run_view)),
+                name="routing_verificationreport_run",
+            ),
+            *super().get_urls(),
+        ]
+
+    def run_view(self, request):
+        if not request.user.has_perm("routing.run_verification"):
+            messages.error(request, _("You may not run the verification."))
+            return redirect("admin:routing_verificationreport_changelist")
+        report = verification_run(triggered_by=request.user.get_username(), user=request.user)
+        self.message_user(
+            request, _("Verification done: %(n)d leads checked.") % {"n": report.total_leads}
+        )
+        return redirect("admin:routing_verificationreport_change", report.pk)
+
+
+@admin.register(SandboxBuyer)
+class SandboxBuyerAdmin(JournaledAdmin):
+    list_display = ["slug", "mode", "delay_seconds", "received"]
+    list_editable = ["mode", "delay_seconds"]
+
+
+@admin.register(SandboxReceipt)
+class SandboxReceiptAdmin(ReadOnlyAdmin):
+    list_display = ["received_at", "buyer", "request_id", "status_code"]
+    list_filter = ["buyer", "status_code"]
+
+
+class TargetCRMFilter(admin.SimpleListFilter):
+    title = _("target CRM")
+    parameter_name = "target_crm"
+
+    def lookups(self, request, model_admin):
+        from enersolar.models import CRM
+
+        return [(c.pk, c.name) for c in CRM.objects.all()]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(delivery__crm_id=self.value()) if self.value() else queryset
+
+
+class CrossCRMFilter(admin.SimpleListFilter):
+    title = _("cross-CRM")
+    parameter_name = "cross_crm"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("yes")), ("no", _("no"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(delivery__source=Delivery.Source.CROSS_CRM)
+        if self.value() == "no":
+            return queryset.exclude(delivery__source=Delivery.Source.CROSS_CRM)
+        return queryset
+
+
+# The lead admin, completed with what routing knows: the delivery and its
+# attempts, and "Relancer".
+admin.site.unregister(Lead)
+
+
+@admin.register(Lead)
+class LeadAdmin(IntakeLeadAdmin):
+    list_filter = [*IntakeLeadAdmin.list_filter, TargetCRMFilter, CrossCRMFilter]
+    actions = ["retry"]
+
+    def get_fieldsets(self, request, obj=None):
+        return [
+            *super().get_fieldsets(request, obj),
+            (_("Delivery"), {"fields": ["delivery_panel"]}),
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*super().get_readonly_fields(request, obj), "delivery_panel"]
+
+    @admin.display(description=_("Routing and attempts"))
+    def delivery_panel(self, obj):
+        delivery = (
+            Delivery.objects.select_related("crm", "origin_crm", "order").filter(pk=obj.pk).first()
+        )
+        attempts = delivery.attempt_log.select_related("crm") if delivery else []
+        return render_to_string(
+            "admin/routing/lead_delivery_panel.html", {"delivery": delivery, "attempts": attempts}
+        )
+
+    @admin.action(description=_("Relancer (send again now)"), permissions=["retry"])
+    def retry(self, request, queryset):
+        sent = sum(lead_retry(lead=lead, user=request.user) for lead in queryset)
+        self.message_user(request, _("%(n)d lead(s) sent again.") % {"n": sent})
+
+    def has_retry_permission(self, request):
+        return request.user.has_perm("routing.retry_lead")

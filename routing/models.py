@@ -1,11 +1,13 @@
-"""Buyers' standing orders (commandes). Routing and delivery come later."""
+"""Orders (commandes), routing decisions, the delivery queue, CRM health."""
 
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from enersolar.models import CRM, Department, ProductType, mask_secret, money_field
+from leads.models import Lead
 
 
 class Order(models.Model):
@@ -65,3 +67,243 @@ class Order(models.Model):
     @property
     def api_key_masked(self) -> str:
         return mask_secret(self.api_key)
+
+
+class DefaultPrice(models.Model):
+    """What a CRM pays for a lead of a product when no order applies."""
+
+    crm = models.ForeignKey(
+        CRM, on_delete=models.CASCADE, related_name="default_prices", verbose_name=_("CRM")
+    )
+    product_type = models.ForeignKey(
+        ProductType, on_delete=models.CASCADE, verbose_name=_("product type")
+    )
+    unit_price = money_field(_("unit price (€)"))
+
+    class Meta:
+        verbose_name = _("default price")
+        verbose_name_plural = _("default prices")
+        constraints = [
+            models.UniqueConstraint(fields=["crm", "product_type"], name="uniq_default_price")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.crm} · {self.product_type}: {self.unit_price} €"
+
+
+class Delivery(models.Model):
+    """A routed lead: the routing decision (a snapshot) and its place in the
+    delivery queue. One per lead; the schedule lives here, not in Celery ETAs."""
+
+    class Source(models.TextChoices):
+        FORM_OVERRIDE = "form_override", _("form override")
+        ACCOUNT_ROUTING = "account_routing", _("account routing")
+        CROSS_CRM = "cross_crm", _("cross-CRM")
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("pending")  # waiting for its (next) attempt
+        PROCESSING = "processing", _("processing")  # claimed by a worker
+        SUCCESS = "success", _("success")
+        FAILED = "failed", _("failed")  # a final answer other than success
+        EXHAUSTED = "exhausted", _("exhausted")  # every retry failed
+
+    lead = models.OneToOneField(
+        Lead,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="delivery",
+        verbose_name=_("lead"),
+    )
+    origin_crm = models.ForeignKey(
+        CRM,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("origin CRM"),
+    )
+    crm = models.ForeignKey(
+        CRM, on_delete=models.PROTECT, related_name="deliveries", verbose_name=_("target CRM")
+    )
+    source = models.CharField(_("routing source"), max_length=20, choices=Source.choices)
+    reason = models.CharField(_("routing reason"), max_length=200, blank=True)
+    order = models.ForeignKey(
+        Order,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="deliveries",
+        verbose_name=_("order"),
+    )
+    unit_price = money_field(_("unit price (€)"), null=True, blank=True)
+    routed_at = models.DateTimeField(_("routed at"), default=timezone.now)
+
+    state = models.CharField(
+        _("queue state"), max_length=12, choices=State.choices, default=State.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
+    last_error = models.CharField(_("last error"), max_length=500, blank=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("delivery")
+        verbose_name_plural = _("delivery queue")
+        permissions = [
+            ("manage_queue", _("Can process the queue and reset exhausted items")),
+            ("retry_lead", _("Can send a lead again")),
+        ]
+        indexes = [
+            # The queue: due items only, so the index stays small whatever the history.
+            models.Index(
+                fields=["next_attempt_at"], name="delivery_due_idx", condition=Q(state="pending")
+            ),
+            models.Index(
+                fields=["claimed_at"],
+                name="delivery_processing_idx",
+                condition=Q(state="processing"),
+            ),
+            # Caps: deliveries of an order in a period.
+            models.Index(fields=["order", "routed_at"], name="delivery_order_idx"),
+            models.Index(fields=["state", "routed_at"], name="delivery_state_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lead_id} → {self.crm}"
+
+    @property
+    def is_cross_crm(self) -> bool:
+        return self.source == self.Source.CROSS_CRM
+
+
+class DeliveryAttempt(models.Model):
+    """One HTTP POST to a buyer CRM, whatever came of it."""
+
+    class Outcome(models.TextChoices):
+        SUCCESS = "success", _("success")
+        DUPLICATE = "duplicate", _("duplicate")
+        AUTH_ERROR = "auth_error", _("authentication error")
+        VALIDATION_ERROR = "validation_error", _("validation error")
+        TRANSIENT = "transient", _("transient failure")
+        FAILED = "failed", _("failed")
+
+    delivery = models.ForeignKey(
+        Delivery, on_delete=models.CASCADE, related_name="attempt_log", verbose_name=_("delivery")
+    )
+    crm = models.ForeignKey(CRM, on_delete=models.PROTECT, related_name="+", verbose_name=_("CRM"))
+    attempted_at = models.DateTimeField(_("attempted at"), default=timezone.now)
+    http_status = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"), default=0)
+    response_excerpt = models.CharField(_("answer excerpt"), max_length=500, blank=True)
+    error = models.CharField(_("error"), max_length=500, blank=True)
+    outcome = models.CharField(_("outcome"), max_length=20, choices=Outcome.choices)
+
+    class Meta:
+        verbose_name = _("delivery attempt")
+        verbose_name_plural = _("delivery attempts")
+        ordering = ["attempted_at", "id"]
+        indexes = [models.Index(fields=["attempted_at"], name="attempt_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.attempted_at:%Y-%m-%d %H:%M:%S} {self.crm} {self.outcome}"
+
+
+class CRMHealth(models.Model):
+    """The circuit breaker of one CRM (SPEC §5)."""
+
+    class State(models.TextChoices):
+        CLOSED = "closed", _("closed (healthy)")
+        OPEN = "open", _("open (down)")
+        HALF_OPEN = "half_open", _("half-open (probing)")
+
+    crm = models.OneToOneField(
+        CRM,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="health",
+        verbose_name=_("CRM"),
+    )
+    state = models.CharField(
+        _("circuit"), max_length=10, choices=State.choices, default=State.CLOSED
+    )
+    consecutive_failures = models.PositiveIntegerField(_("consecutive failures"), default=0)
+    opened_at = models.DateTimeField(_("opened at"), null=True, blank=True)
+    changed_at = models.DateTimeField(_("last change"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("CRM health")
+        verbose_name_plural = _("CRM health")
+
+    def __str__(self) -> str:
+        return f"{self.crm}: {self.get_state_display()}"
+
+
+class VerificationReport(models.Model):
+    """The nightly verification's findings (SPEC §7)."""
+
+    started_at = models.DateTimeField(_("started at"), default=timezone.now, db_index=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    window_start = models.DateTimeField(_("window start"))
+    window_end = models.DateTimeField(_("window end"))
+    triggered_by = models.CharField(_("triggered by"), max_length=100, default="beat")
+    total_leads = models.PositiveIntegerField(_("leads"), default=0)
+    counts = models.JSONField(_("counts by status and CRM"), default=dict)
+    retried = models.PositiveIntegerField(_("re-attempted"), default=0)
+    rerouted = models.PositiveIntegerField(_("re-routed"), default=0)
+    redispatched = models.PositiveIntegerField(_("re-dispatched"), default=0)
+    recovered = models.PositiveIntegerField(_("recovered"), default=0)
+    still_failing = models.PositiveIntegerField(_("still failing"), default=0)
+    permanent_errors = models.PositiveIntegerField(_("permanent errors (reported)"), default=0)
+    anomalies = models.JSONField(_("anomalies"), default=dict)
+
+    class Meta:
+        verbose_name = _("verification report")
+        verbose_name_plural = _("verification reports")
+        permissions = [("run_verification", _("Can run the verification"))]
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.started_at:%Y-%m-%d %H:%M} ({self.total_leads})"
+
+
+class SandboxBuyer(models.Model):
+    """The built-in pretend buyer CRM: staff choose how it answers."""
+
+    class Mode(models.TextChoices):
+        CREATED = "201", _("201 created")
+        DOUBLON = "doublon", _('200 "doublon"')
+        BAD_REQUEST = "400", _("400 validation error")
+        FORBIDDEN = "403", _("403 bad key")
+        SERVER_ERROR = "500", _("500 server error")
+        SLOW = "slow", _("201 after a delay")
+
+    slug = models.SlugField(_("slug"), unique=True)
+    mode = models.CharField(_("answer"), max_length=10, choices=Mode.choices, default=Mode.CREATED)
+    delay_seconds = models.FloatField(_("delay (s) in slow mode"), default=5.0)
+    received = models.PositiveIntegerField(_("leads received"), default=0, editable=False)
+
+    class Meta:
+        verbose_name = _("sandbox buyer")
+        verbose_name_plural = _("sandbox buyers")
+
+    def __str__(self) -> str:
+        return f"{self.slug} ({self.get_mode_display()})"
+
+
+class SandboxReceipt(models.Model):
+    """What the sandbox buyer received, to show staff the exact payload."""
+
+    buyer = models.ForeignKey(SandboxBuyer, on_delete=models.CASCADE, related_name="receipts")
+    request_id = models.CharField(max_length=64, db_index=True)
+    payload = models.JSONField(default=dict)
+    status_code = models.PositiveSmallIntegerField()
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("sandbox receipt")
+        verbose_name_plural = _("sandbox receipts")
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"{self.buyer.slug} {self.request_id} → {self.status_code}"

@@ -1,0 +1,190 @@
+"""The routing decision (SPEC §4): target CRM, API key, order and price."""
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from enersolar.models import CRM, AccountRouting
+from leads.models import Lead
+
+from ..models import DefaultPrice, Delivery, Order
+
+# A delivery keeps its place under an order's cap unless it ended in failure.
+CAP_COUNTED_STATES = (Delivery.State.PENDING, Delivery.State.PROCESSING, Delivery.State.SUCCESS)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    crm: CRM
+    api_key: str
+    source: str
+
+
+def _candidate(lead: Lead) -> Candidate | None:
+    """Form override when complete (CRM + key, CRM active), else the account's
+    routing entry for the product."""
+    form = lead.form
+    if (
+        form is not None
+        and form.crm_override_id
+        and form.crm_override.is_active
+        and form.crm_override_api_key
+    ):
+        return Candidate(
+            form.crm_override, form.crm_override_api_key, Delivery.Source.FORM_OVERRIDE
+        )
+    routing = (
+        AccountRouting.objects.select_related("crm")
+        .filter(
+            account_id=lead.account_id, product_type_id=lead.product_type_id, crm__is_active=True
+        )
+        .first()
+    )
+    if routing is None:
+        return None
+    return Candidate(routing.crm, routing.api_key, Delivery.Source.ACCOUNT_ROUTING)
+
+
+def _period_starts(now: datetime) -> tuple[datetime, datetime, datetime]:
+    """Start of today, this week (Monday) and this month, in Paris time."""
+    local = timezone.localtime(now)
+    day = datetime.combine(local.date(), time.min, tzinfo=local.tzinfo)
+    week = day - timedelta(days=local.weekday())
+    month = day.replace(day=1)
+    return day, week, month
+
+
+def _eligible_orders(
+    lead: Lead, today: date, *, crm: CRM | None = None, exclude_crm: CRM | None = None
+):
+    orders = Order.objects.filter(
+        product_type_id=lead.product_type_id,
+        is_active=True,
+        crm__is_active=True,
+    ).filter(
+        Q(starts_on__isnull=True) | Q(starts_on__lte=today),
+        Q(ends_on__isnull=True) | Q(ends_on__gte=today),
+        Q(departments__isnull=True) | Q(departments=lead.departement),
+    )
+    if crm is not None:
+        orders = orders.filter(crm=crm)
+    if exclude_crm is not None:
+        orders = orders.exclude(crm=exclude_crm)
+    return orders.distinct()
+
+
+def _pick_order(orders, now: datetime) -> Order | None:
+    """Lock the candidate orders, then take the first under its caps: highest
+    priority first, then the least filled today.
+
+    The row locks (taken in id order, so two deciders cannot deadlock) make
+    concurrent decisions for one order wait for each other, so the counts
+    they read include every delivery committed before: caps hold exactly.
+    """
+    ids = list(orders.values_list("id", flat=True))
+    if not ids:
+        return None
+    locked = list(Order.objects.select_for_update().filter(id__in=ids).order_by("id"))
+    day, week, month = _period_starts(now)
+    usage = {
+        row["order"]: row
+        for row in Delivery.objects.filter(
+            order_id__in=ids, state__in=CAP_COUNTED_STATES, routed_at__gte=min(week, month)
+        )
+        .values("order")
+        .annotate(
+            today=Count("pk", filter=Q(routed_at__gte=day)),
+            week=Count("pk", filter=Q(routed_at__gte=week)),
+            month=Count("pk", filter=Q(routed_at__gte=month)),
+        )
+    }
+    empty = {"today": 0, "week": 0, "month": 0}
+    ranked = sorted(locked, key=lambda o: (-o.priority, usage.get(o.id, empty)["today"], o.id))
+    for order in ranked:
+        used = usage.get(order.id, empty)
+        if order.cap_daily is not None and used["today"] >= order.cap_daily:
+            continue
+        if order.cap_weekly is not None and used["week"] >= order.cap_weekly:
+            continue
+        if order.cap_monthly is not None and used["month"] >= order.cap_monthly:
+            continue
+        return order
+    return None
+
+
+def _default_price(crm: CRM, lead: Lead):
+    return (
+        DefaultPrice.objects.filter(crm=crm, product_type_id=lead.product_type_id)
+        .values_list("unit_price", flat=True)
+        .first()
+    )
+
+
+def lead_route(*, lead: Lead) -> Delivery | None:
+    """Decide where a `pending` lead goes and store the decision as its
+    Delivery (due now). Without a destination, the lead's status says why
+    (`no_crm`, `no_api_key`, `pending_no_order`) and None is returned.
+
+    Runs inside a transaction holding the lead's row lock (see queue)."""
+    now = timezone.now()
+    candidate = _candidate(lead)
+    if candidate is None:
+        return _hold(lead, Lead.Status.NO_CRM, "NO_CRM")
+    if not candidate.api_key:
+        return _hold(lead, Lead.Status.NO_API_KEY, f"NO_API_KEY:{candidate.crm.slug}")
+
+    today = timezone.localdate(now)
+    crm, api_source, reason = candidate.crm, candidate.source, ""
+    order = _pick_order(_eligible_orders(lead, today, crm=crm), now)
+    price = order.unit_price if order else None
+    if order is None:
+        if not crm.only_ordered_leads:
+            price, reason = _default_price(crm, lead), "NO_ORDER_DEFAULT_PRICE"
+        elif lead.form is not None and lead.form.allow_cross_crm:
+            order = _pick_order(
+                _eligible_orders(lead, today, exclude_crm=crm).exclude(api_key=""), now
+            )
+            if order is None:
+                return _hold(lead, Lead.Status.PENDING_NO_ORDER, "NO_ELIGIBLE_ORDER")
+            crm, api_source, price = order.crm, Delivery.Source.CROSS_CRM, order.unit_price
+            reason = f"CROSS_CRM:{candidate.crm.slug}->{crm.slug}"
+        else:
+            return _hold(lead, Lead.Status.PENDING_NO_ORDER, f"NO_ELIGIBLE_ORDER:{crm.slug}")
+
+    return Delivery.objects.create(
+        lead=lead,
+        origin_crm_id=lead.account.origin_crm_id if lead.account_id else None,
+        crm=crm,
+        source=api_source,
+        reason=reason or (f"ORDER:{order.pk}" if order else ""),
+        order=order,
+        unit_price=price,
+        routed_at=now,
+        next_attempt_at=now,
+    )
+
+
+def _hold(lead: Lead, status: str, reason: str) -> None:
+    Lead.objects.filter(pk=lead.pk).update(status=status, reasons=[*lead.reasons, reason])
+    lead.status = status
+    return None
+
+
+def delivery_api_key(delivery: Delivery) -> str:
+    """The key to send, read at send time, so that a key fixed in the admin
+    after an auth error is the one a retry uses."""
+    if delivery.source == Delivery.Source.CROSS_CRM:
+        return delivery.order.api_key
+    lead = delivery.lead
+    if delivery.source == Delivery.Source.FORM_OVERRIDE:
+        return lead.form.crm_override_api_key
+    return (
+        AccountRouting.objects.filter(
+            account_id=lead.account_id, product_type_id=lead.product_type_id
+        )
+        .values_list("api_key", flat=True)
+        .first()
+        or ""
+    )

@@ -1,0 +1,167 @@
+"""One delivery attempt: payload, HTTP POST, answer classification, record."""
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+import requests
+from django.conf import settings
+from requests.adapters import HTTPAdapter
+
+from enersolar.phone import phone_mask
+from leads.models import Lead
+
+from ..models import Delivery, DeliveryAttempt
+
+logger = logging.getLogger(__name__)
+
+# Lead field → the CRM's custom field name (ZR7/MDL protocol, SPEC §5).
+CUSTOM_FIELDS = {
+    "departement": "departement",
+    "ville": "ville",
+    "adresse": "adresse",
+    "type_logement": "type_logement",
+    "statut_occupant": "statut_occupant",
+    "surface_habitable": "superficie_logement",
+    "annee_construction": "annee_construction",
+    "type_chauffage": "chauffage_actuel",
+    "facture_electricite": "facture_electricite",
+    "facture_chauffage": "facture_chauffage",
+    "type_projet": "type_projet",
+    "delai_projet": "delai_projet",
+    "budget": "budget",
+    "lp_code": "lp_code",
+    "liaison_code": "liaison_code",
+    "utm_source": "utm_source",
+    "utm_medium": "utm_medium",
+    "utm_campaign": "utm_campaign",
+}
+
+EXCERPT = 500
+
+
+def lead_payload(lead: Lead) -> dict:
+    values = {field: getattr(lead, field) for field in CUSTOM_FIELDS}
+    values["product_type"] = lead.product_type.code if lead.product_type_id else ""
+    custom = {CUSTOM_FIELDS.get(k, k): {"value": str(v)} for k, v in values.items() if v}
+    payload = {
+        "phone": lead.phone,
+        "register_date": lead.register_date,
+        "nom": lead.nom,
+        "prenom": lead.prenom,
+        "email": lead.email,
+        "custom_fields": custom,
+    }
+    if lead.civilite:
+        payload["civilite"] = lead.civilite
+    return payload
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    outcome: str
+    http_status: int | None
+    excerpt: str
+    error: str
+    duration_ms: int
+    retry_after: int | None = None  # seconds, from a 429's Retry-After
+
+
+def classify(status_code: int, body: str) -> str:
+    """SPEC §5: 201 success, 200 "doublon" duplicate, 403 auth, 400 validation,
+    429 and 5xx transient, anything else failed."""
+    if status_code == 201:
+        return DeliveryAttempt.Outcome.SUCCESS
+    if status_code == 200 and "doublon" in body.lower():
+        return DeliveryAttempt.Outcome.DUPLICATE
+    if status_code == 403:
+        return DeliveryAttempt.Outcome.AUTH_ERROR
+    if status_code == 400:
+        return DeliveryAttempt.Outcome.VALIDATION_ERROR
+    if status_code == 429 or status_code >= 500:
+        return DeliveryAttempt.Outcome.TRANSIENT
+    return DeliveryAttempt.Outcome.FAILED
+
+
+_local = threading.local()
+
+
+def _http() -> requests.Session:
+    """One keep-alive session per worker thread (requests.Session is not
+    thread-safe to share)."""
+    session = getattr(_local, "session", None)
+    if session is None:
+        session = requests.Session()
+        session.mount("http://", HTTPAdapter(pool_maxsize=4, max_retries=0))
+        session.mount("https://", HTTPAdapter(pool_maxsize=4, max_retries=0))
+        _local.session = session
+    return session
+
+
+def _retry_after(response: requests.Response) -> int | None:
+    value = response.headers.get("Retry-After", "").strip()
+    return int(value) if value.isdigit() else None
+
+
+def delivery_send(*, delivery: Delivery, api_key: str) -> AttemptResult:
+    """POST the lead to its CRM. Never raises for network trouble: it becomes
+    a transient outcome. The key goes in the header and nowhere else."""
+    lead = delivery.lead
+    started = time.monotonic()
+    try:
+        response = _http().post(
+            delivery.crm.api_url,
+            json=lead_payload(lead),
+            headers={
+                "Authorization": api_key,
+                # A stable id per lead lets the buyer drop a repeat we could
+                # not avoid (at-least-once delivery after a crash).
+                "Idempotency-Key": str(lead.pk),
+                "X-Request-Id": str(lead.pk),
+            },
+            timeout=(settings.CRM_CONNECT_TIMEOUT, settings.CRM_READ_TIMEOUT),
+        )
+    except requests.RequestException as exc:
+        result = AttemptResult(
+            outcome=DeliveryAttempt.Outcome.TRANSIENT,
+            http_status=None,
+            excerpt="",
+            error=f"{type(exc).__name__}: {exc}"[:EXCERPT],
+            duration_ms=int((time.monotonic() - started) * 1000),
+        )
+    else:
+        body = response.text[:EXCERPT]
+        outcome = classify(response.status_code, body)
+        result = AttemptResult(
+            outcome=outcome,
+            http_status=response.status_code,
+            excerpt=body,
+            error=""
+            if outcome == DeliveryAttempt.Outcome.SUCCESS
+            else f"HTTP {response.status_code}",
+            duration_ms=int((time.monotonic() - started) * 1000),
+            retry_after=_retry_after(response) if response.status_code == 429 else None,
+        )
+    logger.info(
+        "delivery attempt lead=%s crm=%s outcome=%s http=%s ms=%s phone=%s",
+        lead.pk,
+        delivery.crm.slug,
+        result.outcome,
+        result.http_status,
+        result.duration_ms,
+        phone_mask(lead.phone),
+    )
+    return result
+
+
+def attempt_record(*, delivery: Delivery, result: AttemptResult) -> DeliveryAttempt:
+    return DeliveryAttempt.objects.create(
+        delivery=delivery,
+        crm_id=delivery.crm_id,
+        http_status=result.http_status,
+        duration_ms=result.duration_ms,
+        response_excerpt=result.excerpt,
+        error=result.error,
+        outcome=result.outcome,
+    )

@@ -1,0 +1,115 @@
+"""Per-CRM circuit breaker: after repeated transient failures stop sending,
+probe once after a cool-down, resume on success (SPEC §5)."""
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import F
+from django.utils import timezone
+
+from enersolar.models import CRM
+from enersolar.notifications import notify_admins
+
+from ..models import CRMHealth
+
+logger = logging.getLogger(__name__)
+
+# While a probe is out (half-open), other leads wait this long before asking again.
+PROBE_WAIT = timedelta(seconds=30)
+
+
+def _health(crm_id: int) -> CRMHealth:
+    health, _ = CRMHealth.objects.get_or_create(crm_id=crm_id)
+    return health
+
+
+def circuit_check(*, crm_id: int, now: datetime) -> datetime | None:
+    """None when an attempt may go to this CRM now; otherwise when to try again.
+
+    Of all workers asking once the cool-down is over, exactly one wins the
+    probe (conditional UPDATE open → half-open)."""
+    health = CRMHealth.objects.filter(crm_id=crm_id).first()
+    if health is None or health.state == CRMHealth.State.CLOSED:
+        return None
+    cooldown = timedelta(seconds=settings.CIRCUIT_COOLDOWN_SECONDS)
+    if health.state == CRMHealth.State.OPEN:
+        probe_at = health.opened_at + cooldown
+        if now < probe_at:
+            return probe_at
+        won = CRMHealth.objects.filter(crm_id=crm_id, state=CRMHealth.State.OPEN).update(
+            state=CRMHealth.State.HALF_OPEN, changed_at=now
+        )
+        if won:
+            _announce(crm_id, CRMHealth.State.HALF_OPEN)
+            return None
+        return now + PROBE_WAIT
+    # Half-open: a probe is out. If it never came back (its worker died), let
+    # another one go after a lease.
+    stale = now - timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
+    retaken = CRMHealth.objects.filter(
+        crm_id=crm_id, state=CRMHealth.State.HALF_OPEN, changed_at__lt=stale
+    ).update(changed_at=now)
+    return None if retaken else now + PROBE_WAIT
+
+
+def circuit_budget(*, crm_id: int, now: datetime, limit: int) -> tuple[int, datetime | None]:
+    """How many due items a queue run may hand out for this CRM, and, when
+    none, until when they should wait. Reads only: the task that carries the
+    one probe item takes the half-open transition itself (circuit_check)."""
+    health = CRMHealth.objects.filter(crm_id=crm_id).first()
+    if health is None or health.state == CRMHealth.State.CLOSED:
+        return limit, None
+    if health.state == CRMHealth.State.OPEN:
+        probe_at = health.opened_at + timedelta(seconds=settings.CIRCUIT_COOLDOWN_SECONDS)
+        return (1, None) if now >= probe_at else (0, probe_at)
+    stale = now - timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
+    return (1, None) if health.changed_at < stale else (0, None)
+
+
+def circuit_record_failure(*, crm_id: int, now: datetime) -> None:
+    """A transient failure: count it, open the circuit at the threshold, and
+    re-open it when the probe failed."""
+    _health(crm_id)
+    CRMHealth.objects.filter(crm_id=crm_id).update(
+        consecutive_failures=F("consecutive_failures") + 1
+    )
+    opened = CRMHealth.objects.filter(crm_id=crm_id, state=CRMHealth.State.HALF_OPEN).update(
+        state=CRMHealth.State.OPEN, opened_at=now, changed_at=now
+    ) or CRMHealth.objects.filter(
+        crm_id=crm_id,
+        state=CRMHealth.State.CLOSED,
+        consecutive_failures__gte=settings.CIRCUIT_FAILURE_THRESHOLD,
+    ).update(state=CRMHealth.State.OPEN, opened_at=now, changed_at=now)
+    if opened:
+        _announce(crm_id, CRMHealth.State.OPEN)
+
+
+def circuit_record_success(*, crm_id: int, now: datetime) -> bool:
+    """The CRM answered: reset the count and close the circuit. Returns True
+    when the circuit was not closed before (a backlog may be waiting)."""
+    closed = (
+        CRMHealth.objects.filter(crm_id=crm_id)
+        .exclude(state=CRMHealth.State.CLOSED)
+        .update(
+            state=CRMHealth.State.CLOSED, consecutive_failures=0, opened_at=None, changed_at=now
+        )
+    )
+    if not closed:
+        CRMHealth.objects.filter(crm_id=crm_id, consecutive_failures__gt=0).update(
+            consecutive_failures=0
+        )
+        return False
+    _announce(crm_id, CRMHealth.State.CLOSED)
+    return True
+
+
+def _announce(crm_id: int, state: str) -> None:
+    crm = CRM.objects.get(pk=crm_id)
+    label = CRMHealth.State(state).label
+    logger.warning("crm circuit crm=%s state=%s", crm.slug, state)
+    notify_admins(
+        subject=f"CRM {crm.name}: {label}",
+        message=f"The delivery circuit of {crm.name} ({crm.slug}) is now {label} "
+        f"({timezone.now():%Y-%m-%d %H:%M:%S} UTC).",
+    )

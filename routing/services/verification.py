@@ -1,0 +1,111 @@
+"""The nightly verification (SPEC §7): set-based, whatever the day's volume."""
+
+from datetime import UTC, datetime, time, timedelta
+
+from django.db import transaction
+from django.db.models import Count, Exists, OuterRef, Q
+from django.utils import timezone
+
+from enersolar.models import ActivityLog
+from enersolar.notifications import notify_admins
+from enersolar.services import journal_record
+from leads.models import Lead
+
+from ..models import Delivery, DeliveryAttempt, VerificationReport
+
+WINDOW = timedelta(hours=24)
+RUN_AT_UTC = time(3, 0)  # see enersolar/beat.py
+
+
+def verification_next_run(now: datetime) -> datetime:
+    utc_now = now.astimezone(UTC)
+    today = datetime.combine(utc_now.date(), RUN_AT_UTC, tzinfo=UTC)
+    return today if today > utc_now else today + timedelta(days=1)
+
+
+def verification_run(
+    *, triggered_by: str = "beat", user=None, now: datetime | None = None
+) -> VerificationReport:
+    from ..dispatch import dispatch_queue_run
+
+    now = now or timezone.now()
+    start = now - WINDOW
+    report = VerificationReport(window_start=start, window_end=now, triggered_by=triggered_by)
+    leads = Lead.objects.filter(created_at__gte=start, created_at__lt=now)
+    deliveries = Delivery.objects.filter(lead__created_at__gte=start, lead__created_at__lt=now)
+
+    counts: dict[str, dict[str, int]] = {}
+    for row in leads.values("status", "delivery__crm__slug").annotate(n=Count("pk")).order_by():
+        counts.setdefault(row["status"], {})[row["delivery__crm__slug"] or "-"] = row["n"]
+    report.counts = counts
+    report.total_leads = sum(n for by_crm in counts.values() for n in by_crm.values())
+    report.permanent_errors = leads.filter(
+        status__in=[Lead.Status.AUTH_ERROR, Lead.Status.VALIDATION_ERROR]
+    ).count()
+    report.recovered = leads.filter(status=Lead.Status.SUCCESS, delivery__attempts__gt=1).count()
+
+    with transaction.atomic():
+        # Re-attempt what failed for want of an answer; answers that will not
+        # change (duplicate, auth, validation) are reported, not retried.
+        report.retried = deliveries.filter(
+            Q(state=Delivery.State.EXHAUSTED)
+            | Q(state=Delivery.State.FAILED, lead__status=Lead.Status.FAILED)
+        ).update(state=Delivery.State.PENDING, attempts=0, next_attempt_at=now, claimed_at=None)
+        leads.filter(status=Lead.Status.FAILED, delivery__state=Delivery.State.PENDING).update(
+            status=Lead.Status.QUEUED
+        )
+        # Held leads get routed again (the queue run's sweep picks them up).
+        report.rerouted = leads.filter(status=Lead.Status.PENDING_NO_ORDER).update(
+            status=Lead.Status.PENDING
+        )
+    report.redispatched = leads.filter(status=Lead.Status.PENDING, delivery__isnull=True).count()
+    report.still_failing = leads.filter(status__in=[Lead.Status.QUEUED, Lead.Status.FAILED]).count()
+    report.anomalies = _anomalies(leads)
+    report.finished_at = timezone.now()
+    report.save()
+
+    journal_record(
+        user=user,
+        action=ActivityLog.Action.VERIFICATION,
+        obj=report,
+        details={"triggered_by": triggered_by},
+    )
+    notify_admins(subject=f"Verification {now:%Y-%m-%d}", message=verification_summary(report))
+    transaction.on_commit(dispatch_queue_run)
+    return report
+
+
+def _anomalies(leads) -> dict[str, int]:
+    """Where what we believe was delivered and the attempt log disagree."""
+    success_attempt = DeliveryAttempt.objects.filter(
+        delivery_id=OuterRef("pk"), outcome=DeliveryAttempt.Outcome.SUCCESS
+    )
+    delivered = (Lead.Status.SUCCESS, Lead.Status.RETURNED)
+    return {
+        "success_without_attempt": leads.filter(status__in=delivered)
+        .exclude(Exists(success_attempt))
+        .count(),
+        "attempt_success_but_lead_not_delivered": leads.filter(Exists(success_attempt))
+        .exclude(status__in=delivered)
+        .count(),
+        "delivery_state_mismatch": leads.filter(delivery__state=Delivery.State.SUCCESS)
+        .exclude(status__in=delivered)
+        .count(),
+    }
+
+
+def verification_summary(report: VerificationReport) -> str:
+    lines = [
+        f"Window: {report.window_start:%Y-%m-%d %H:%M} – {report.window_end:%Y-%m-%d %H:%M} UTC",
+        f"Leads: {report.total_leads}",
+        f"Re-attempted: {report.retried}   re-routed: {report.rerouted}   "
+        f"re-dispatched: {report.redispatched}",
+        f"Recovered: {report.recovered}   still failing: {report.still_failing}   "
+        f"permanent errors: {report.permanent_errors}",
+        "Anomalies: " + ", ".join(f"{k}={v}" for k, v in report.anomalies.items()),
+        "",
+        "By status and CRM:",
+    ]
+    for status, by_crm in sorted(report.counts.items()):
+        lines.append(f"  {status}: " + ", ".join(f"{c}={n}" for c, n in sorted(by_crm.items())))
+    return "\n".join(lines)

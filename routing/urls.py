@@ -1,0 +1,29 @@
+from django.urls import path
+
+from . import apis, sandbox
+
+urlpatterns = [
+    path("api/queue/stats", apis.QueueStatsApi.as_view(), name="queue-stats"),
+    path("api/queue/items", apis.QueueItemsApi.as_view(), name="queue-items"),
+    path("api/queue/process", apis.QueueProcessApi.as_view(), name="queue-process"),
+    path(
+        "api/queue/retry-exhausted",
+        apis.QueueRetryExhaustedApi.as_view(),
+        name="queue-retry-exhausted",
+    ),
+    path("api/leads/<uuid:lead_id>/retry", apis.LeadRetryApi.as_view(), name="lead-retry"),
+    path("api/verification/run", apis.VerificationRunApi.as_view(), name="verification-run"),
+    path(
+        "api/verification/status", apis.VerificationStatusApi.as_view(), name="verification-status"
+    ),
+    path(
+        "api/verification/reports",
+        apis.VerificationReportsApi.as_view(),
+        name="verification-reports",
+    ),
+    path(
+        "sandbox/crm/<slug:slug>/lead/api/create_lead/",
+        sandbox.sandbox_create_lead,
+        name="sandbox-create-lead",
+    ),
+]
