@@ -4,6 +4,7 @@ is write-once and replaced only through its explicit, journaled action."""
 
 import pytest
 from django.urls import reverse
+from django.utils import translation
 from django.utils.text import capfirst
 
 from enersolar.models import Account, AccountRouting, ActivityLog, mask_secret
@@ -20,8 +21,9 @@ OVERRIDE_KEY = "override-key-93c1a7e5f2b4"
 
 
 def label(model, field_name: str) -> str:
-    """A field's label as the admin's change message names it."""
-    return str(capfirst(model._meta.get_field(field_name).verbose_name))
+    """A field's label as the admin's change message names it (untranslated)."""
+    with translation.override(None):
+        return str(capfirst(model._meta.get_field(field_name).verbose_name))
 
 
 def test_mask_secret_shows_only_the_last_four_characters():
