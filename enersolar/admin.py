@@ -105,15 +105,22 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         # The raw key exists only in this response: it is neither stored nor logged.
-        obj, self._raw_key = api_key_create(account=obj.account, name=obj.name, user=request.user)
-        form.instance = obj
+        # It rides on the request, never on this ModelAdmin, which every
+        # request and thread shares.
+        created, request._api_key_raw = api_key_create(
+            account=obj.account, name=obj.name, user=request.user
+        )
+        # The admin goes on with `obj` (history entry, response): make it the saved key.
+        for model_field in ApiKey._meta.concrete_fields:
+            setattr(obj, model_field.attname, getattr(created, model_field.attname))
+        obj._state.adding, obj._state.db = False, created._state.db
 
     def response_add(self, request, obj, post_url_continue=None):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "api_key": obj,
-            "raw_key": self._raw_key,
+            "raw_key": request._api_key_raw,
             "title": _("Partner API key created"),
         }
         return TemplateResponse(request, "admin/enersolar/apikey/created.html", context)

@@ -59,6 +59,9 @@ class SecretFieldsForm(forms.ModelForm):
             current = getattr(self.instance, name, "")
             if self.instance.pk and current:
                 field.required = False
+                # The input starts empty, so compare against empty: leaving it
+                # empty is "unchanged", not "changed to the saved key".
+                self.initial[name] = ""
                 field.widget.attrs["placeholder"] = mask_secret(current)
                 field.help_text = _("Saved: %(masked)s. Leave empty to keep it.") % {
                     "masked": mask_secret(current)

@@ -6,6 +6,7 @@ billing and no partner keys. Viewer: read only. Kept in sync after every
 migration each time.
 """
 
+from django.apps import apps as global_apps
 from django.contrib.auth.management import create_permissions
 
 ADMIN, EDITOR, VIEWER = "Admin", "Editor", "Viewer"
@@ -37,8 +38,11 @@ def _role_of(app_label: str, model: str, codename: str) -> set[str]:
     return roles
 
 
-def roles_sync(apps, using="default") -> None:
+def roles_sync(apps=None, using="default") -> None:
     """Create the groups and give each exactly its permissions (idempotent)."""
+    # `flush` (also run between transactional tests) sends post_migrate
+    # without an app registry: use the current one then.
+    apps = apps or global_apps
     for app_config in apps.get_app_configs():
         # Historical app configs (in a migration or post_migrate) have no
         # models_module, which create_permissions takes as "no models".

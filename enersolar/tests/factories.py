@@ -6,8 +6,12 @@ from enersolar.models import CRM, Account, AccountRouting, ProductType
 
 
 def product(code: str = "PV") -> ProductType:
-    """The seeded product types (PV, PAC, ITE) come from the data migration."""
-    return ProductType.objects.get(code=code)
+    """The seeded product types (PV, PAC, ITE) come from the data migration.
+
+    Created when missing: a transactional test's teardown flushes the tables,
+    and the data migration does not run again for the transactional tests after it.
+    """
+    return ProductType.objects.get_or_create(code=code, defaults={"name": code})[0]
 
 
 class CRMFactory(factory.django.DjangoModelFactory):
@@ -42,6 +46,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = get_user_model()
         django_get_or_create = ["username"]
+        skip_postgeneration_save = True
 
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda o: f"{o.username}@example.com")
