@@ -2,7 +2,6 @@
 Redis when DATABASE_URL / REDIS_URL are set (CI runs both)."""
 
 import pytest
-from django.db import connection
 
 
 def pytest_collection_modifyitems(config, items):
@@ -17,6 +16,7 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
-@pytest.fixture
-def on_postgres() -> bool:
-    return connection.vendor == "postgresql"
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Production hashing costs ~0.5 s per user: far too slow for a suite."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -3,9 +3,11 @@ from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
 
-def _sync_roles(sender, using="default", apps=None, **kwargs):
+def _sync_after_migrate(sender, using="default", apps=None, **kwargs):
+    from .reference import reference_data_sync
     from .roles import roles_sync
 
+    reference_data_sync(apps, using=using)
     roles_sync(apps, using=using)
 
 
@@ -14,6 +16,9 @@ class EnersolarConfig(AppConfig):
     verbose_name = _("Configuration")
 
     def ready(self):
-        # Runs after every migrate (and test-database flush), after all apps'
-        # permissions exist, so every role always has the current model set.
-        post_migrate.connect(_sync_roles, sender=self, dispatch_uid="enersolar_roles_sync")
+        # Runs after every migrate and every flush (as between transactional
+        # tests), once all apps' permissions exist: the roles always cover the
+        # current models and the reference data is always there.
+        post_migrate.connect(
+            _sync_after_migrate, sender=self, dispatch_uid="enersolar_sync_after_migrate"
+        )

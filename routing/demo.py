@@ -53,6 +53,7 @@ def demo_seed(*, crm_urls: dict[str, str | None]) -> DemoResult:
         if not created and crm_urls.get(slug) and crm.api_url != crm_urls[slug]:
             crm.api_url = crm_urls[slug]
             crm.save(update_fields=["api_url"])
+            result.created.append(f"CRM {slug} URL updated")
         if created:
             result.created.append(f"CRM {slug}")
         crms[slug] = crm

@@ -2,23 +2,12 @@
 
 from django.db import migrations
 
-from enersolar.france import DEPARTMENTS
+from enersolar.reference import reference_data_sync
 from enersolar.roles import roles_sync
-
-PRODUCT_TYPES = [
-    ("PV", "Panneaux photovoltaïques"),
-    ("PAC", "Pompe à chaleur"),
-    ("ITE", "Isolation thermique par l'extérieur"),
-]
 
 
 def seed(apps, schema_editor):
-    ProductType = apps.get_model("enersolar", "ProductType")
-    Department = apps.get_model("enersolar", "Department")
-    for code, name in PRODUCT_TYPES:
-        ProductType.objects.get_or_create(code=code, defaults={"name": name})
-    for code, name in DEPARTMENTS.items():
-        Department.objects.update_or_create(code=code, defaults={"name": name})
+    reference_data_sync(apps, using=schema_editor.connection.alias)
     # Groups with the permissions of the models known so far; the post_migrate
     # hook in apps.py extends them to models added by later migrations.
     roles_sync(apps, using=schema_editor.connection.alias)

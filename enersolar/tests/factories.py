@@ -6,12 +6,9 @@ from enersolar.models import CRM, Account, AccountRouting, ProductType
 
 
 def product(code: str = "PV") -> ProductType:
-    """The seeded product types (PV, PAC, ITE) come from the data migration.
-
-    Created when missing: a transactional test's teardown flushes the tables,
-    and the data migration does not run again for the transactional tests after it.
-    """
-    return ProductType.objects.get_or_create(code=code, defaults={"name": code})[0]
+    """The seeded product types (PV, PAC, ITE): written by the data migration
+    and again after every flush (enersolar/reference.py)."""
+    return ProductType.objects.get(code=code)
 
 
 class CRMFactory(factory.django.DjangoModelFactory):

@@ -117,7 +117,11 @@ def test_roles_are_rebuilt_by_the_post_migrate_signal_of_a_flush():
     assert "tracking.change_form" in perms_of(EDITOR)
 
 
-def test_passwords_are_stored_with_a_salted_hasher():
+def test_passwords_are_stored_with_a_salted_hasher(settings):
+    # The suite uses a fast hasher (conftest.py); this test checks the real one.
+    from django.conf import global_settings
+
+    settings.PASSWORD_HASHERS = global_settings.PASSWORD_HASHERS
     first = UserFactory(password="même-mot-de-passe-42")
     second = UserFactory(password="même-mot-de-passe-42")
 

@@ -13,7 +13,7 @@ class Command(BaseCommand):
     def handle(self, *args, crm_url_zr7=None, crm_url_mdl=None, **options):
         result = demo_seed(crm_urls={"zr7": crm_url_zr7, "mdl": crm_url_mdl})
         if result.created:
-            self.stdout.write("Created: " + ", ".join(result.created))
+            self.stdout.write("Created or updated: " + ", ".join(result.created))
         else:
             self.stdout.write("Demo data already present; nothing created.")
         if result.admin_password:
