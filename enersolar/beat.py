@@ -17,4 +17,15 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "task": "routing.tasks.run_verification",
         "schedule": crontab(hour=3, minute=0),
     },
+    # SPEC §6: each prepaid budget's level crossing is e-mailed once.
+    "check-prepaid-budgets": {
+        "task": "billing.tasks.check_budgets",
+        "schedule": crontab(minute=5),
+    },
+    # SPEC §6: last month's statements, issued (and frozen) on the 1st, after
+    # the nightly verification has had its chance to deliver stragglers.
+    "issue-monthly-statements": {
+        "task": "billing.tasks.issue_monthly_statements",
+        "schedule": crontab(day_of_month=1, hour=4, minute=0),
+    },
 }

@@ -268,3 +268,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# --- Billing (SPEC §6) --------------------------------------------------------------
+# A buyer may return a delivered lead within this many days.
+RETURN_WINDOW_DAYS = env.int("RETURN_WINDOW_DAYS", default=7)

@@ -10,4 +10,5 @@ urlpatterns = [
     path("", include("tracking.urls")),
     path("", include("leads.urls")),
     path("", include("routing.urls")),
+    path("", include("billing.urls")),
 ]

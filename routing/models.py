@@ -38,6 +38,14 @@ class Order(models.Model):
     )
     # Used when leads reach this CRM through the cross-CRM fallback.
     api_key = models.CharField(_("API key"), max_length=255, blank=True)
+    # Prepaid budget (SPEC §6): the ledger (billing.BudgetTransaction) is the
+    # truth; these two sums are kept with each ledger row, in the same
+    # transaction, so routing can check them without reading the ledger.
+    # NULL balance = no prepaid budget.
+    prepaid_balance = money_field(
+        _("prepaid balance (€)"), null=True, blank=True, editable=False, validators=[]
+    )
+    prepaid_total = money_field(_("prepaid top-ups (€)"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:

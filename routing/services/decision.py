@@ -2,8 +2,9 @@
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 
-from django.db.models import Count, Q
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from enersolar.models import CRM, AccountRouting
@@ -77,7 +78,8 @@ def _eligible_orders(
 
 def _pick_order(orders, now: datetime) -> Order | None:
     """Lock the candidate orders, then take the first under its caps: highest
-    priority first, then the least filled today.
+    priority first, then the least filled today, under its caps and with
+    prepaid budget left.
 
     The row locks (taken in id order, so two deciders cannot deadlock) make
     concurrent decisions for one order wait for each other, so the counts
@@ -100,9 +102,14 @@ def _pick_order(orders, now: datetime) -> Order | None:
             month=Count("pk", filter=Q(routed_at__gte=month)),
         )
     }
+    reserved = _reserved_budget([o.id for o in locked if o.prepaid_balance is not None])
     empty = {"today": 0, "week": 0, "month": 0}
     ranked = sorted(locked, key=lambda o: (-o.priority, usage.get(o.id, empty)["today"], o.id))
     for order in ranked:
+        if order.prepaid_balance is not None and (
+            order.prepaid_balance - reserved.get(order.id, 0) < order.unit_price
+        ):
+            continue  # depleted, counting the leads already on their way
         used = usage.get(order.id, empty)
         if order.cap_daily is not None and used["today"] >= order.cap_daily:
             continue
@@ -112,6 +119,24 @@ def _pick_order(orders, now: datetime) -> Order | None:
             continue
         return order
     return None
+
+
+def _reserved_budget(order_ids: list[int]) -> dict[int, Decimal]:
+    """What in-flight deliveries of prepaid orders will consume on success.
+
+    Checked under the orders' row locks: a prepaid balance never goes below
+    zero, however many deliveries race (consumption: billing)."""
+    if not order_ids:
+        return {}
+    return dict(
+        Delivery.objects.filter(
+            order_id__in=order_ids,
+            state__in=[Delivery.State.PENDING, Delivery.State.PROCESSING],
+        )
+        .values("order")
+        .annotate(total=Sum("unit_price"))
+        .values_list("order", "total")
+    )
 
 
 def _default_price(crm: CRM, lead: Lead):

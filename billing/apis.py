@@ -1,0 +1,151 @@
+"""Staff billing API (SPEC §6)."""
+
+from datetime import datetime, time, timedelta
+
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from django.utils.dateparse import parse_date
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from enersolar.permissions import has_perm
+from leads.models import Lead
+
+from .selectors import billable_deliveries, cross_crm_summary
+from .services import BillingError, lead_return
+
+CanViewBilling = has_perm("billing.view_statement")
+
+PERIOD_PARAMETERS = [
+    OpenApiParameter(
+        "period", enum=["7d", "30d"], required=False, description="Last 7 or 30 days (default 30d)."
+    ),
+    OpenApiParameter("from", str, required=False, description="First day, YYYY-MM-DD."),
+    OpenApiParameter("to", str, required=False, description="Last day (included), YYYY-MM-DD."),
+]
+
+
+def _period(params) -> tuple[datetime, datetime]:
+    """`period=7d|30d`, or `from`/`to` dates (Paris days, `to` included)."""
+    if params.get("from") or params.get("to"):
+        first, last = parse_date(params.get("from", "")), parse_date(params.get("to", ""))
+        if not first or not last or last < first:
+            raise serializers.ValidationError(
+                {"from": "Give both from and to as YYYY-MM-DD, from ≤ to."}
+            )
+        tz = timezone.get_default_timezone()
+        return (
+            datetime.combine(first, time.min, tzinfo=tz),
+            datetime.combine(last + timedelta(days=1), time.min, tzinfo=tz),
+        )
+    days = {"7d": 7, "30d": 30}.get(params.get("period", "30d"))
+    if days is None:
+        raise serializers.ValidationError({"period": "One of 7d, 30d (or from/to)."})
+    end = timezone.now()
+    return end - timedelta(days=days), end
+
+
+def _summary_data(summary) -> dict:
+    return {
+        "from": summary.start,
+        "to": summary.end,
+        "crms": [
+            {
+                "crm": b.slug,
+                "name": b.name,
+                "receivable": b.receivable,
+                "payable": b.payable,
+                "net": b.net,
+                "leads_sold": b.leads_sold,
+                "leads_bought": b.leads_bought,
+            }
+            for b in summary.crms
+        ],
+        "pairs": summary.pairs,
+    }
+
+
+SUMMARY_SCHEMA = inline_serializer(
+    "CrossCRMSummary",
+    {
+        "from": serializers.DateTimeField(),
+        "to": serializers.DateTimeField(),
+        "crms": serializers.ListField(child=serializers.DictField()),
+        "pairs": serializers.ListField(child=serializers.DictField()),
+    },
+)
+
+
+class CrossCRMSummaryApi(APIView):
+    permission_classes = [CanViewBilling]
+
+    @extend_schema(tags=["billing"], parameters=PERIOD_PARAMETERS, responses=SUMMARY_SCHEMA)
+    def get(self, request):
+        start, end = _period(request.query_params)
+        return Response(_summary_data(cross_crm_summary(start, end)))
+
+
+class CrossCRMLeadSerializer(serializers.Serializer):
+    lead_id = serializers.UUIDField(source="pk")
+    delivered_at = serializers.DateTimeField()
+    creditor = serializers.CharField(source="origin_crm.slug")
+    debtor = serializers.CharField(source="crm.slug")
+    product = serializers.CharField(source="lead.product_type.code", default="")
+    departement = serializers.CharField(source="lead.departement")
+    unit_price = serializers.DecimalField(max_digits=10, decimal_places=2)
+
+
+class CrossCRMApi(APIView):
+    permission_classes = [CanViewBilling]
+
+    @extend_schema(
+        tags=["billing"],
+        parameters=[*PERIOD_PARAMETERS, OpenApiParameter("page", int, required=False)],
+        responses=SUMMARY_SCHEMA,
+    )
+    def get(self, request):
+        start, end = _period(request.query_params)
+        data = _summary_data(cross_crm_summary(start, end))
+        leads = (
+            billable_deliveries(start, end)
+            .select_related("origin_crm", "crm", "lead__product_type")
+            .order_by("-delivered_at", "pk")
+        )
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(leads, request, view=self)
+        data["leads"] = {
+            "count": paginator.page.paginator.count,
+            "next": paginator.get_next_link(),
+            "previous": paginator.get_previous_link(),
+            "results": CrossCRMLeadSerializer(page, many=True).data,
+        }
+        return Response(data)
+
+
+class LeadReturnInput(serializers.Serializer):
+    reason = serializers.CharField(max_length=500)
+
+
+class LeadReturnApi(APIView):
+    permission_classes = [has_perm("billing.add_leadreturn")]
+
+    @extend_schema(
+        tags=["billing"],
+        request=LeadReturnInput,
+        responses=inline_serializer(
+            "LeadReturned",
+            {"success": serializers.BooleanField(), "status": serializers.CharField()},
+        ),
+    )
+    def post(self, request, lead_id):
+        lead = get_object_or_404(Lead, pk=lead_id)
+        data = LeadReturnInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            lead_return(lead=lead, reason=data.validated_data["reason"], user=request.user)
+        except BillingError as exc:
+            return Response({"success": False, "error": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response({"success": True, "status": Lead.Status.RETURNED})

@@ -1,0 +1,97 @@
+"""Billing reads: cross-CRM balances by database aggregation, budget levels."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from django.db.models import Count, Exists, F, OuterRef, Sum
+
+from enersolar.models import CRM
+from routing.models import Delivery, Order
+
+from .models import BudgetAlert, LeadReturn
+
+ZERO = Decimal("0.00")
+
+
+def billable_deliveries(start: datetime, end: datetime):
+    """Leads delivered in [start, end) to a CRM other than their origin CRM,
+    not returned: each makes the receiving CRM owe the origin CRM its price."""
+    return (
+        Delivery.objects.filter(
+            state=Delivery.State.SUCCESS,
+            delivered_at__gte=start,
+            delivered_at__lt=end,
+            origin_crm__isnull=False,
+        )
+        .exclude(origin_crm=F("crm"))
+        .exclude(Exists(LeadReturn.objects.filter(lead_id=OuterRef("pk"))))
+    )
+
+
+@dataclass
+class CRMBalance:
+    crm_id: int
+    slug: str
+    name: str
+    receivable: Decimal = ZERO  # owed to this CRM (its traffic, bought by others)
+    payable: Decimal = ZERO  # owed by this CRM (others' traffic it received)
+    leads_sold: int = 0
+    leads_bought: int = 0
+
+    @property
+    def net(self) -> Decimal:
+        return self.receivable - self.payable
+
+
+@dataclass
+class CrossCRMSummary:
+    start: datetime
+    end: datetime
+    crms: list[CRMBalance] = field(default_factory=list)
+    pairs: list[dict] = field(default_factory=list)
+
+
+def cross_crm_summary(start: datetime, end: datetime) -> CrossCRMSummary:
+    """Two queries whatever the number of leads: one GROUP BY per CRM pair,
+    one for the CRMs' names."""
+    rows = list(
+        billable_deliveries(start, end)
+        .values("origin_crm", "crm")
+        .annotate(leads=Count("pk"), amount=Sum("unit_price"))
+        .order_by("origin_crm", "crm")
+    )
+    crms = {c.pk: CRMBalance(c.pk, c.slug, c.name) for c in CRM.objects.order_by("name")}
+    pairs = []
+    for row in rows:
+        amount = (row["amount"] or ZERO).quantize(ZERO)
+        creditor, debtor = crms[row["origin_crm"]], crms[row["crm"]]
+        creditor.receivable += amount
+        creditor.leads_sold += row["leads"]
+        debtor.payable += amount
+        debtor.leads_bought += row["leads"]
+        pairs.append(
+            {
+                "creditor": creditor.slug,
+                "debtor": debtor.slug,
+                "leads": row["leads"],
+                "amount": amount,
+            }
+        )
+    return CrossCRMSummary(start=start, end=end, crms=list(crms.values()), pairs=pairs)
+
+
+def budget_level(order: Order) -> str:
+    """SPEC §6: > 50 % healthy, 50–20 % attention, 20–10 % warning,
+    10–0 % critical, 0 (nothing left for one more lead) depleted."""
+    total, balance = order.prepaid_total or ZERO, order.prepaid_balance or ZERO
+    if total <= 0 or balance < order.unit_price or balance <= 0:
+        return BudgetAlert.Level.DEPLETED
+    share = balance / total * 100
+    if share > 50:
+        return BudgetAlert.Level.HEALTHY
+    if share > 20:
+        return BudgetAlert.Level.ATTENTION
+    if share > 10:
+        return BudgetAlert.Level.WARNING
+    return BudgetAlert.Level.CRITICAL

@@ -1,0 +1,261 @@
+"""Billing writes: prepaid ledger, returns, monthly statements."""
+
+import logging
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce
+from django.dispatch import receiver
+from django.utils import timezone
+
+from enersolar.models import ActivityLog
+from enersolar.notifications import notify_admins
+from enersolar.services import code_sequence_next, journal_record
+from leads.models import Lead
+from routing.models import Delivery, Order
+from routing.services.queue import held_leads_release
+from routing.signals import lead_delivered
+
+from .models import BudgetAlert, BudgetTransaction, LeadReturn, Statement, StatementLine
+from .selectors import billable_deliveries, budget_level
+
+logger = logging.getLogger(__name__)
+
+ZERO = Decimal("0.00")
+
+
+class BillingError(Exception):
+    """A billing action the rules forbid; the message says why."""
+
+
+# --- Prepaid budgets ---------------------------------------------------------------
+
+
+def _ledger_write(
+    *, order_id: int, kind: str, amount: Decimal, lead=None, user=None, note: str = ""
+) -> BudgetTransaction:
+    """One ledger row and the order's running sums, in one transaction."""
+    with transaction.atomic():
+        entry = BudgetTransaction.objects.create(
+            order_id=order_id, kind=kind, amount=amount, lead=lead, created_by=user, note=note
+        )
+        sums = {"prepaid_balance": Coalesce(F("prepaid_balance"), Value(ZERO)) + amount}
+        if kind == BudgetTransaction.Kind.TOPUP:
+            sums["prepaid_total"] = Coalesce(F("prepaid_total"), Value(ZERO)) + amount
+        Order.objects.filter(pk=order_id).update(**sums)
+    return entry
+
+
+def budget_topup(*, order: Order, amount: Decimal, user=None, note: str = "") -> BudgetTransaction:
+    if amount <= 0:
+        raise BillingError("A top-up must be a positive amount.")
+    entry = _ledger_write(
+        order_id=order.pk, kind=BudgetTransaction.Kind.TOPUP, amount=amount, user=user, note=note
+    )
+    journal_record(
+        user=user,
+        action=ActivityLog.Action.OTHER,
+        obj=order,
+        details={"action": "budget_topup", "amount": str(amount)},
+    )
+    # Money on the order again: leads held for want of an eligible order may go.
+    held_leads_release(product_type_id=order.product_type_id)
+    return entry
+
+
+@receiver(lead_delivered, dispatch_uid="billing_budget_consume")
+def _consume_on_delivery(sender, delivery: Delivery, **kwargs) -> None:
+    budget_consume(delivery=delivery)
+
+
+def budget_consume(*, delivery: Delivery) -> BudgetTransaction | None:
+    """Charge a prepaid order for a delivered lead. Runs inside the transaction
+    that records the success (routing's lead_delivered signal), so both commit
+    or neither; the unique constraint makes a second charge impossible."""
+    if delivery.order_id is None or not delivery.unit_price:
+        return None
+    if not Order.objects.filter(pk=delivery.order_id, prepaid_balance__isnull=False).exists():
+        return None
+    try:
+        with transaction.atomic():
+            return _ledger_write(
+                order_id=delivery.order_id,
+                kind=BudgetTransaction.Kind.CONSUMPTION,
+                amount=-delivery.unit_price,
+                lead=delivery.lead,
+            )
+    except IntegrityError:
+        return None  # this lead was already charged
+
+
+def budget_alerts_check() -> list[tuple[Order, str]]:
+    """Announce each order's crossing into warning, critical or depleted once.
+    Hourly (beat); a top-up that brings the level back resets the state."""
+    announced = []
+    orders = Order.objects.filter(prepaid_total__gt=0).select_related("crm", "budget_alert")
+    for order in orders:
+        level = budget_level(order)
+        alert = getattr(order, "budget_alert", None) or BudgetAlert(order=order)
+        if level == alert.level:
+            continue
+        worse = _SEVERITY[level] > _SEVERITY[alert.level]
+        alert.level, alert.changed_at = level, timezone.now()
+        alert.save()
+        if worse and level in _ANNOUNCED:
+            notify_admins(
+                subject=f"Budget {BudgetAlert.Level(level).label}: {order}",
+                message=f"The prepaid budget of order {order} ({order.crm}) is "
+                f"{BudgetAlert.Level(level).label}: {order.prepaid_balance} € left of "
+                f"{order.prepaid_total} € topped up.",
+            )
+            announced.append((order, level))
+    return announced
+
+
+_SEVERITY = {level: i for i, level in enumerate(BudgetAlert.Level.values)}
+_ANNOUNCED = {BudgetAlert.Level.WARNING, BudgetAlert.Level.CRITICAL, BudgetAlert.Level.DEPLETED}
+
+
+# --- Returns -------------------------------------------------------------------------
+
+
+@transaction.atomic
+def lead_return(*, lead: Lead, reason: str, user=None) -> LeadReturn:
+    """A buyer returns a delivered lead within RETURN_WINDOW_DAYS. It leaves
+    billing; if a statement already charged it, the next one credits it; a
+    prepaid order gets its price back."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise BillingError("A return needs a reason.")
+    lead = Lead.objects.select_for_update().get(pk=lead.pk)
+    delivery = Delivery.objects.filter(pk=lead.pk).first()
+    if lead.status != Lead.Status.SUCCESS or delivery is None or not delivery.delivered_at:
+        raise BillingError(f"Only a delivered lead can be returned (status: {lead.status}).")
+    window = timedelta(days=settings.RETURN_WINDOW_DAYS)
+    if timezone.now() - delivery.delivered_at > window:
+        raise BillingError(
+            f"The return window ({settings.RETURN_WINDOW_DAYS} days after delivery) is over."
+        )
+    record = LeadReturn.objects.create(lead=lead, reason=reason, returned_by=user)
+    Lead.objects.filter(pk=lead.pk).update(status=Lead.Status.RETURNED)
+    consumed = BudgetTransaction.objects.filter(
+        lead=lead, kind=BudgetTransaction.Kind.CONSUMPTION
+    ).first()
+    if consumed is not None:
+        _ledger_write(
+            order_id=consumed.order_id,
+            kind=BudgetTransaction.Kind.REFUND,
+            amount=-consumed.amount,
+            lead=lead,
+            user=user,
+            note="returned lead",
+        )
+    journal_record(
+        user=user,
+        action=ActivityLog.Action.OTHER,
+        obj=lead,
+        details={"action": "lead_return", "reason": reason[:200]},
+    )
+    return record
+
+
+# --- Statements ----------------------------------------------------------------------
+
+
+def month_bounds(period: date) -> tuple[datetime, datetime]:
+    """[first instant, first instant of next month) of a month, Paris time."""
+    tz = timezone.get_default_timezone()
+    start = datetime.combine(period.replace(day=1), time.min, tzinfo=tz)
+    following = (start + timedelta(days=32)).replace(day=1)
+    return start, following
+
+
+def statements_issue(*, period: date, user=None) -> list[Statement]:
+    """Issue the statements of one month, one per (creditor, debtor) pair.
+
+    Frozen: each line copies the lead's price of that day; a pair's month is
+    issued once (a second run creates nothing). Returns that were charged on
+    an earlier statement become credit lines on this month's statement of
+    the same pair."""
+    period = period.replace(day=1)
+    start, end = month_bounds(period)
+    if end > timezone.now():
+        raise BillingError("A month is billed once it is over.")
+    charges = (
+        billable_deliveries(start, end)
+        .exclude(lead__statement_lines__kind=StatementLine.Kind.CHARGE)
+        .select_related("lead__product_type")
+        .order_by("delivered_at")
+    )
+    credits = LeadReturn.objects.filter(
+        credited_on__isnull=True,
+        lead__statement_lines__kind=StatementLine.Kind.CHARGE,
+        returned_at__lt=end,
+    ).select_related("lead__delivery", "lead__product_type")
+
+    by_pair: dict[tuple[int, int], dict[str, list]] = {}
+    for delivery in charges:
+        by_pair.setdefault(
+            (delivery.origin_crm_id, delivery.crm_id), {"charges": [], "credits": []}
+        )["charges"].append(delivery)
+    for record in credits:
+        delivery = record.lead.delivery
+        by_pair.setdefault(
+            (delivery.origin_crm_id, delivery.crm_id), {"charges": [], "credits": []}
+        )["credits"].append(record)
+
+    issued = []
+    for (creditor_id, debtor_id), items in sorted(by_pair.items()):
+        if Statement.objects.filter(
+            period=period, creditor_id=creditor_id, debtor_id=debtor_id
+        ).exists():
+            continue
+        issued.append(_statement_create(period, creditor_id, debtor_id, items, user))
+    return issued
+
+
+@transaction.atomic
+def _statement_create(period, creditor_id, debtor_id, items, user) -> Statement:
+    number = f"RC-{period:%Y%m}-{code_sequence_next(name=f'STATEMENT-{period:%Y}'):04d}"
+    statement = Statement.objects.create(
+        number=number, period=period, creditor_id=creditor_id, debtor_id=debtor_id
+    )
+    lines = [
+        StatementLine(
+            statement=statement,
+            kind=StatementLine.Kind.CHARGE,
+            lead=d.lead,
+            delivered_at=d.delivered_at,
+            product=d.lead.product_type.code if d.lead.product_type else "",
+            departement=d.lead.departement,
+            amount=d.unit_price or ZERO,
+        )
+        for d in items["charges"]
+    ] + [
+        StatementLine(
+            statement=statement,
+            kind=StatementLine.Kind.CREDIT,
+            lead=r.lead,
+            delivered_at=r.lead.delivery.delivered_at,
+            product=r.lead.product_type.code if r.lead.product_type else "",
+            departement=r.lead.departement,
+            amount=-(r.lead.delivery.unit_price or ZERO),
+        )
+        for r in items["credits"]
+    ]
+    StatementLine.objects.bulk_create(lines)
+    LeadReturn.objects.filter(pk__in=[r.pk for r in items["credits"]]).update(credited_on=statement)
+    statement.lead_count = len(items["charges"])
+    statement.credit_count = len(items["credits"])
+    statement.total = sum((line.amount for line in lines), ZERO)
+    statement.save(update_fields=["lead_count", "credit_count", "total"])
+    journal_record(
+        user=user,
+        action=ActivityLog.Action.OTHER,
+        obj=statement,
+        details={"action": "statement_issue", "total": str(statement.total)},
+    )
+    return statement
