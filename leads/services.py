@@ -225,7 +225,7 @@ def _form_lookup(code: str, api_key: ApiKey | None) -> Form | None:
     forms = Form.objects.select_related("account", "product_type", "landing_page", "crm_override")
     form = (
         forms.filter(pk=int(code)).first()
-        if code.isdigit()
+        if code.isascii() and code.isdigit()
         else forms.filter(code=code.strip().upper()).first()
     )
     if form is not None and api_key is not None and form.account_id != api_key.account_id:

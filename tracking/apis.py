@@ -236,7 +236,7 @@ class PublicFormApi(PublicAPIView):
         summary="Public configuration of an active form (by code or id)",
     )
     def get(self, request, code: str):
-        lookup = {"pk": int(code)} if code.isdigit() else {"code": code}
+        lookup = {"pk": int(code)} if code.isascii() and code.isdigit() else {"code": code}
         form = _active_forms().filter(**lookup).first()
         if form is None:
             raise Http404("Unknown or archived form")
