@@ -1,6 +1,7 @@
 """Protection of the public API (SPEC §2, §11): rate limits that fail open,
 client IP behind proxies, CORS allow-list, no CSRF, 503 on database outage."""
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -109,6 +110,13 @@ def test_the_limit_resets_after_the_period(three_per_minute):
         assert client.post(SESSION_URL, {}, format="json").status_code == 200
 
 
+def test_public_config_is_rate_limited(three_per_minute, form):
+    client = public_client()
+    answers = [client.get("/api/forms/config/departements").status_code for _ in range(4)]
+    assert answers == [200, 200, 200, 429]
+    assert_json_error(client.get(f"/api/forms/public/{form.code}"), 429)
+
+
 def test_partner_api_is_rate_limited(three_per_minute, form):
     from enersolar.services import api_key_create
 
@@ -148,6 +156,20 @@ def test_tracking_fails_open_when_the_cache_is_down(form):
     response = public_client().post(SESSION_URL, {"lp_code": form.landing_page.code}, format="json")
     assert response.status_code == 200
     assert VisitorSession.objects.filter(pk=response.json()["session_id"]).exists()
+
+
+# --- Body size limit -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [LEADS_URL, SESSION_URL, "/api/public/track/lp-visit", "/api/public/track/event", PARTNER_URL],
+)
+def test_every_public_endpoint_refuses_a_body_over_the_limit(settings, url):
+    body = json.dumps({"referrer": "x" * settings.PUBLIC_MAX_BODY_BYTES})
+    response = public_client().generic("POST", url, body, content_type="text/plain")
+    assert_json_error(response, 413)
+    assert not VisitorSession.objects.exists()
 
 
 # --- Client IP ---------------------------------------------------------------------
