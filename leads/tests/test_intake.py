@@ -68,11 +68,6 @@ def submit(client, body, **extra):
     return client.post(URL, body, format="json", **extra)
 
 
-def stored(response) -> Lead:
-    """The lead this answer is about (for a double submit: the newest row)."""
-    return Lead.objects.order_by("-created_at", "-pk").first()
-
-
 def assert_stored_not_delivered(response, status, reasons):
     assert response.status_code == 200, response.content
     body = response.json()
