@@ -4,6 +4,7 @@
 from datetime import timedelta
 
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from .models import ApiKey
@@ -39,3 +40,24 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request):
         return self.keyword
+
+
+class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    """The partner key in the OpenAPI schema: either header will do."""
+
+    target_class = ApiKeyAuthentication
+    name = ["partnerApiKey", "partnerToken"]
+
+    def get_security_requirement(self, auto_schema):
+        return [{"partnerApiKey": []}, {"partnerToken": []}]  # one or the other
+
+    def get_security_definition(self, auto_schema):
+        return [
+            {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+            {
+                "type": "apiKey",
+                "in": "header",
+                "name": "Authorization",
+                "description": "`Token <key>`",
+            },
+        ]

@@ -2,7 +2,7 @@
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
 from enersolar.authentication import ApiKeyAuthentication
@@ -116,10 +116,18 @@ class PublicLeadApi(PublicAPIView):
         return intake_answer(lead_receive(data=data, ip=client_ip(request)))
 
 
+class HasPartnerKey(BasePermission):
+    """Authentication already rejects a missing or bad key; saying so here
+    also keeps the OpenAPI schema from listing the endpoint as open."""
+
+    def has_permission(self, request, view):
+        return request.auth is not None
+
+
 class PartnerLeadApi(PublicAPIView):
     authentication_classes = [ApiKeyAuthentication]
     throttle_classes = [PartnerRateThrottle]
-    permission_classes = [AllowAny]  # authentication itself rejects bad keys
+    permission_classes = [HasPartnerKey]
 
     @extend_schema(
         operation_id="partner_lead_submit",

@@ -163,11 +163,17 @@ def _classify(lead: Lead, *, form_found: bool, earlier: list[Lead], now) -> Lead
     if double_of is not None:
         statuses.append(Lead.Status.DOUBLE_SUBMIT)
         reasons.append("DOUBLE_SUBMIT_BLOCKED")
+    # `earlier` also holds the same session's last-5-s leads, whatever the
+    # window: only those inside the product's dedupe window make a duplicate.
+    window = lead.product_type.dedupe_window_days if lead.product_type_id else 0
     duplicate_of = next(
         (
             e
             for e in earlier
-            if e.status in Lead.DEDUPE_STATUSES and e.product_type_id == lead.product_type_id
+            if window
+            and e.status in Lead.DEDUPE_STATUSES
+            and e.product_type_id == lead.product_type_id
+            and e.created_at >= now - timedelta(days=window)
         ),
         None,
     )
@@ -219,7 +225,7 @@ def _form_lookup(code: str, api_key: ApiKey | None) -> Form | None:
     forms = Form.objects.select_related("account", "product_type", "landing_page", "crm_override")
     form = (
         forms.filter(pk=int(code)).first()
-        if code.isdigit()
+        if code.isascii() and code.isdigit()
         else forms.filter(code=code.strip().upper()).first()
     )
     if form is not None and api_key is not None and form.account_id != api_key.account_id:

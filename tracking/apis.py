@@ -232,11 +232,11 @@ class PublicFormApi(PublicAPIView):
     @extend_schema(
         operation_id="public_form",
         tags=["public config"],
-        responses={200: PublicFormOutput, 404: OpenApiResponse(ERROR_SCHEMA)},
+        responses={200: PublicFormOutput, 404: OpenApiResponse(ERROR_SCHEMA), 429: ERRORS[429]},
         summary="Public configuration of an active form (by code or id)",
     )
     def get(self, request, code: str):
-        lookup = {"pk": int(code)} if code.isdigit() else {"code": code}
+        lookup = {"pk": int(code)} if code.isascii() and code.isdigit() else {"code": code}
         form = _active_forms().filter(**lookup).first()
         if form is None:
             raise Http404("Unknown or archived form")
@@ -247,7 +247,7 @@ class PublicFormByLandingPageApi(PublicAPIView):
     @extend_schema(
         operation_id="public_form_by_lp",
         tags=["public config"],
-        responses={200: PublicFormOutput, 404: OpenApiResponse(ERROR_SCHEMA)},
+        responses={200: PublicFormOutput, 404: OpenApiResponse(ERROR_SCHEMA), 429: ERRORS[429]},
         summary="Public configuration of the form linked to a landing page",
     )
     def get(self, request, lp_code: str):
@@ -272,7 +272,8 @@ class DepartmentsApi(PublicAPIView):
                     "success": serializers.BooleanField(),
                     "departements": serializers.ListField(child=serializers.DictField()),
                 },
-            )
+            ),
+            429: ERRORS[429],
         },
         summary="Metropolitan departments with their names",
     )

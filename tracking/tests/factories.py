@@ -1,7 +1,9 @@
+import uuid
+
 import factory
 
 from enersolar.tests.factories import AccountFactory, product
-from tracking.models import Form, LandingPage
+from tracking.models import Form, LandingPage, VisitorSession
 
 
 class LandingPageFactory(factory.django.DjangoModelFactory):
@@ -21,3 +23,20 @@ class FormFactory(factory.django.DjangoModelFactory):
     product_type = factory.LazyFunction(product)
     landing_page = factory.SubFactory(LandingPageFactory)
     account = factory.SelfAttribute("landing_page.account")
+
+
+class VisitorSessionFactory(factory.django.DjangoModelFactory):
+    """A session opened on a form's landing page (as /api/public/track/session does)."""
+
+    class Meta:
+        model = VisitorSession
+
+    visitor_id = factory.LazyFunction(lambda: str(uuid.uuid4()))
+    form = factory.SubFactory(FormFactory)
+    landing_page = factory.SelfAttribute("form.landing_page")
+    account = factory.SelfAttribute("form.account")
+    lp_code = factory.LazyAttribute(lambda o: o.landing_page.code if o.landing_page else "")
+    form_code = factory.LazyAttribute(lambda o: o.form.code if o.form else "")
+    liaison_code = factory.LazyAttribute(
+        lambda o: f"{o.lp_code}_{o.form_code}" if o.lp_code and o.form_code else ""
+    )

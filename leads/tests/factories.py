@@ -1,0 +1,27 @@
+import factory
+from django.utils import timezone
+
+from leads.models import Lead
+from tracking.tests.factories import FormFactory
+
+
+class LeadFactory(factory.django.DjangoModelFactory):
+    """A lead as intake stores it; `pending` (valid, routed) unless told."""
+
+    class Meta:
+        model = Lead
+
+    status = Lead.Status.PENDING
+    created_at = factory.LazyFunction(timezone.now)
+    register_date = factory.LazyAttribute(lambda o: int(o.created_at.timestamp()))
+    form = factory.SubFactory(FormFactory)
+    form_code = factory.LazyAttribute(lambda o: o.form.code if o.form else "")
+    account = factory.LazyAttribute(lambda o: o.form.account if o.form else None)
+    product_type = factory.LazyAttribute(lambda o: o.form.product_type if o.form else None)
+    landing_page = factory.LazyAttribute(lambda o: o.form.landing_page if o.form else None)
+    phone = factory.Sequence(lambda n: f"06{n % 10**8:08d}")
+    phone_raw = factory.SelfAttribute("phone")
+    nom = "Dupont"
+    prenom = "Marie"
+    departement = "75"
+    code_postal = "75011"
