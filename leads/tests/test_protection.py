@@ -400,7 +400,7 @@ def test_a_failure_after_the_insert_rolls_the_lead_back(form, session):
 # Outside any transaction, as in production (a session insert runs in
 # autocommit): inside the test's transaction the failed query would mark it
 # for rollback and the assertions below could not read the database.
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_database_down_on_tracking_answers_503():
     with connection.execute_wrapper(failing("tracking_visitorsession", "INSERT")):
         response = public_client().post(SESSION_URL, {}, format="json")

@@ -522,12 +522,10 @@ def test_event_as_text_plain_beacon(client, session):
 
 
 # --- Concurrency (PostgreSQL): duplicate suppression enforced by the database ------
-# serialized_rollback: the flush after a transactional test would otherwise wipe
-# the reference data (product types, departments) the following tests rely on.
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_concurrent_form_start_beacons_leave_exactly_one_row():
     session = VisitorSessionFactory(form=FormFactory(landing_page=LandingPageFactory()))
     threads_count = 10
@@ -567,7 +565,7 @@ def test_concurrent_form_start_beacons_leave_exactly_one_row():
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_concurrent_event_record_calls_return_the_same_event():
     session = VisitorSessionFactory()
     threads_count = 10
