@@ -27,7 +27,7 @@ class _BuyerHandler(BaseHTTPRequestHandler):
                 }
             )
             status = server.status
-        answer = json.dumps({"status": status, "doublon": False}).encode()
+        answer = json.dumps({"status": status}).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(answer)))
