@@ -399,3 +399,34 @@ def test_racing_deliveries_never_overspend_a_budget(market, buyer_server):
     assert ledger_sum(order) == D("0.00")
     assert len(consumptions(order)) == 5
     assert balances and min(balances) >= 0
+
+
+# --- Top-up in the admin -------------------------------------------------------------
+
+LEDGER_ADMIN = "/admin/billing/budgettransaction/"
+
+
+def test_admin_top_up_goes_through_the_ledger(admin_client, admin_user):
+    order = OrderFactory(unit_price=D("20.00"))
+
+    response = admin_client.post(
+        f"{LEDGER_ADMIN}add/", {"order": order.pk, "amount": "150.00", "note": "virement"}
+    )
+
+    assert response.status_code == 302
+    entry = BudgetTransaction.objects.get()
+    assert (entry.kind, entry.amount, entry.created_by) == ("topup", D("150.00"), admin_user)
+    order.refresh_from_db()
+    assert (order.prepaid_balance, order.prepaid_total) == (D("150.00"), D("150.00"))
+    assert admin_client.get(LEDGER_ADMIN).status_code == 200
+
+
+@pytest.mark.parametrize("amount", ["0", "-50.00"])
+def test_admin_refuses_a_top_up_that_is_not_positive(admin_client, amount):
+    order = OrderFactory(unit_price=D("20.00"))
+    response = admin_client.post(f"{LEDGER_ADMIN}add/", {"order": order.pk, "amount": amount})
+    assert response.status_code == 200  # the form again, with its error
+    assert response.context["adminform"].form.errors
+    assert not BudgetTransaction.objects.exists()
+    order.refresh_from_db()
+    assert order.prepaid_balance is None
