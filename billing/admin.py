@@ -141,6 +141,14 @@ class TopUpForm(forms.ModelForm):
         model = BudgetTransaction
         fields = ["order", "amount", "note"]
 
+    def clean_amount(self):
+        # Checked here, where the admin shows it: save_model is too late
+        # (an error raised there is a server error, not a form error).
+        amount = self.cleaned_data["amount"]
+        if amount is not None and amount <= 0:
+            raise forms.ValidationError(_("A top-up must be a positive amount."))
+        return amount
+
 
 @admin.register(BudgetTransaction)
 class BudgetTransactionAdmin(admin.ModelAdmin):

@@ -3,7 +3,7 @@
 import csv
 import io
 
-from django.utils import formats
+from django.utils import formats, timezone
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import getSampleStyleSheet
@@ -69,7 +69,8 @@ def statement_pdf(statement: Statement) -> bytes:
     story = [
         Paragraph(f"Relevé inter-CRM {statement.number}", styles["Title"]),
         Paragraph(
-            f"Période : {statement.period:%m/%Y} — émis le {statement.issued_at:%d/%m/%Y}",
+            f"Période : {statement.period:%m/%Y} — émis le "
+            f"{timezone.localtime(statement.issued_at):%d/%m/%Y}",
             styles["Normal"],
         ),
         Spacer(1, 4 * mm),
@@ -91,7 +92,8 @@ def statement_pdf(statement: Statement) -> bytes:
     for line in statement.lines.all():
         rows.append(
             [
-                f"{line.delivered_at:%d/%m/%Y}",
+                # Paris days, as the statement's month is cut.
+                f"{timezone.localtime(line.delivered_at):%d/%m/%Y}",
                 str(line.lead_id)[:8],
                 line.product,
                 line.departement,
