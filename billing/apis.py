@@ -56,15 +56,16 @@ def _summary_data(summary) -> dict:
             {
                 "crm": b.slug,
                 "name": b.name,
-                "receivable": b.receivable,
-                "payable": b.payable,
-                "net": b.net,
+                # Money as strings, like every DRF decimal: no float rounding.
+                "receivable": f"{b.receivable:.2f}",
+                "payable": f"{b.payable:.2f}",
+                "net": f"{b.net:.2f}",
                 "leads_sold": b.leads_sold,
                 "leads_bought": b.leads_bought,
             }
             for b in summary.crms
         ],
-        "pairs": summary.pairs,
+        "pairs": [{**p, "amount": f"{p['amount']:.2f}"} for p in summary.pairs],
     }
 
 

@@ -153,6 +153,8 @@ def lead_return(*, lead: Lead, reason: str, user=None) -> LeadReturn:
             user=user,
             note="returned lead",
         )
+        # Money back on the order, as after a top-up: held leads may go.
+        held_leads_release(product_type_id=lead.product_type_id)
     journal_record(
         user=user,
         action=ActivityLog.Action.OTHER,
@@ -213,7 +215,10 @@ def statements_issue(*, period: date, user=None) -> list[Statement]:
             period=period, creditor_id=creditor_id, debtor_id=debtor_id
         ).exists():
             continue
-        issued.append(_statement_create(period, creditor_id, debtor_id, items, user))
+        try:
+            issued.append(_statement_create(period, creditor_id, debtor_id, items, user))
+        except IntegrityError:
+            continue  # a concurrent run (beat and the admin button) issued this pair first
     return issued
 
 

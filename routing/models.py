@@ -175,6 +175,12 @@ class Delivery(models.Model):
             # Caps: deliveries of an order in a period.
             models.Index(fields=["order", "routed_at"], name="delivery_order_idx"),
             models.Index(fields=["state", "routed_at"], name="delivery_state_idx"),
+            # Billing: successful deliveries by delivery time.
+            models.Index(
+                fields=["delivered_at"],
+                name="delivery_success_idx",
+                condition=Q(state="success"),
+            ),
         ]
 
     def __str__(self) -> str:
