@@ -11,7 +11,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from enersolar.admin_tools import ReadOnlyAdmin
+from enersolar.admin_tools import ReadOnlyAdmin, ReadOnlyInline
 from leads.models import Lead
 from routing.admin import LeadAdmin as RoutingLeadAdmin
 from routing.admin import OrderAdmin as RoutingOrderAdmin
@@ -23,15 +23,9 @@ from .selectors import budget_level, cross_crm_summary
 from .services import BillingError, budget_topup, lead_return, statements_issue
 
 
-class StatementLineInline(admin.TabularInline):
+class StatementLineInline(ReadOnlyInline):
     model = StatementLine
-    extra = 0
-    can_delete = False
     fields = ["kind", "lead", "delivered_at", "product", "departement", "amount"]
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Statement)

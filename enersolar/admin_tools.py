@@ -75,6 +75,19 @@ class SecretFieldsForm(forms.ModelForm):
         return cleaned
 
 
+class ReadOnlyInline(admin.TabularInline):
+    """Rows shown under their parent, never edited there (attempts, lines)."""
+
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):
     """For records nobody edits by hand (journal, reference data)."""
 

@@ -6,7 +6,7 @@ from django.urls import path
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from enersolar.admin_tools import JournaledAdmin, ReadOnlyAdmin, SecretFieldsForm
+from enersolar.admin_tools import JournaledAdmin, ReadOnlyAdmin, ReadOnlyInline, SecretFieldsForm
 from leads.admin import LeadAdmin as IntakeLeadAdmin
 from leads.models import Lead
 
@@ -72,10 +72,8 @@ class DefaultPriceAdmin(JournaledAdmin):
     list_filter = ["crm", "product_type"]
 
 
-class DeliveryAttemptInline(admin.TabularInline):
+class DeliveryAttemptInline(ReadOnlyInline):
     model = DeliveryAttempt
-    extra = 0
-    can_delete = False
     fields = [
         "attempted_at",
         "crm",
@@ -85,10 +83,6 @@ class DeliveryAttemptInline(admin.TabularInline):
         "error",
         "response_excerpt",
     ]
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Delivery)

@@ -150,7 +150,47 @@ class UTMFields(models.Model):
         abstract = True
 
 
-class VisitorSession(UTMFields):
+class VisitContext(UTMFields):
+    """Where and when a visit happened, and from which browser: shared by
+    sessions and their events."""
+
+    landing_page = models.ForeignKey(
+        LandingPage,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("landing page"),
+    )
+    form = models.ForeignKey(
+        Form,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("form"),
+    )
+    account = models.ForeignKey(
+        Account,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("account"),
+    )
+    lp_code = models.CharField(_("LP code"), max_length=50, blank=True)
+    form_code = models.CharField(_("form code"), max_length=50, blank=True)
+    liaison_code = models.CharField(_("liaison code"), max_length=101, blank=True)
+    referrer = models.CharField(_("referrer"), max_length=2000, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=500, blank=True)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
+
+    class Meta:
+        abstract = True
+
+
+class VisitorSession(VisitContext):
     """One visit of one visitor to a landing page / form (30-minute reuse)."""
 
     class Status(models.TextChoices):
@@ -161,25 +201,9 @@ class VisitorSession(UTMFields):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     visitor_id = models.CharField(_("visitor id"), max_length=64)
-    landing_page = models.ForeignKey(
-        LandingPage, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    form = models.ForeignKey(
-        Form, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    account = models.ForeignKey(
-        Account, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    lp_code = models.CharField(_("LP code"), max_length=50, blank=True)
-    form_code = models.CharField(_("form code"), max_length=50, blank=True)
-    liaison_code = models.CharField(_("liaison code"), max_length=101, blank=True)
-    referrer = models.CharField(_("referrer"), max_length=2000, blank=True)
-    user_agent = models.CharField(_("user agent"), max_length=500, blank=True)
-    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE
     )
-    created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
 
     class Meta:
         verbose_name = _("visitor session")
@@ -194,32 +218,20 @@ class VisitorSession(UTMFields):
         return str(self.id)
 
 
-class TrackingEvent(UTMFields):
+# Recorded once per session (a unique index); other event types every time.
+ONCE_PER_SESSION_EVENTS = ("lp_visit", "cta_click", "form_start")
+
+
+class TrackingEvent(VisitContext):
     """A tracking event; lp_visit, cta_click and form_start once per session."""
 
-    ONCE_PER_SESSION = ("lp_visit", "cta_click", "form_start")
+    ONCE_PER_SESSION = ONCE_PER_SESSION_EVENTS
 
     session = models.ForeignKey(
         VisitorSession, on_delete=models.CASCADE, related_name="events", verbose_name=_("session")
     )
     event_type = models.CharField(_("event type"), max_length=50)
-    landing_page = models.ForeignKey(
-        LandingPage, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    form = models.ForeignKey(
-        Form, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    account = models.ForeignKey(
-        Account, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    lp_code = models.CharField(_("LP code"), max_length=50, blank=True)
-    form_code = models.CharField(_("form code"), max_length=50, blank=True)
-    liaison_code = models.CharField(_("liaison code"), max_length=101, blank=True)
-    referrer = models.CharField(_("referrer"), max_length=2000, blank=True)
-    user_agent = models.CharField(_("user agent"), max_length=500, blank=True)
-    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
     data = models.JSONField(_("data"), default=dict, blank=True)
-    created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
 
     class Meta:
         verbose_name = _("tracking event")
@@ -229,7 +241,7 @@ class TrackingEvent(UTMFields):
             # concurrent beacons race to this index and only one row wins.
             models.UniqueConstraint(
                 fields=["session", "event_type"],
-                condition=Q(event_type__in=["lp_visit", "cta_click", "form_start"]),
+                condition=Q(event_type__in=ONCE_PER_SESSION_EVENTS),
                 name="event_once_per_session",
             )
         ]
