@@ -187,3 +187,28 @@ def test_a_hanging_lead_api_times_out_and_the_visitor_goes_on(page, console, dem
     page.wait_for_url(f"{demo_site.url}/merci/", timeout=20_000)
     assert 7 < time.monotonic() - started < 15  # the script's 8-second lead timeout
     assert console.page_errors == []
+
+
+def test_admin_brief_page_copy_button(page, console, screenshot, demo_site):
+    from django.test import Client
+
+    from enersolar.tests.factories import UserFactory
+
+    client = Client()
+    client.force_login(UserFactory(username="marketing", is_superuser=True))
+    page.context.add_cookies(
+        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": demo_site.url}]
+    )
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=demo_site.url)
+    # The admin has no favicon: not this test's business.
+    page.route("**/favicon.ico", lambda route: route.fulfill(status=204))
+    form = Form.objects.get(code="PV-001")
+    page.goto(f"{demo_site.url}/admin/tracking/form/{form.pk}/brief/")
+    screenshot("admin-brief")
+
+    page.locator("button.rdz-copy[data-target=mode-a-form]").click()
+    page.locator("[data-target=mode-a-form] + .copied").wait_for()
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied == page.locator("#mode-a-form").text_content()
+    assert copied.startswith("<script>\n/* EnerSolar CRM") and "rdzSubmitLead" in copied
+    assert_clean_console(console)
