@@ -21,5 +21,6 @@ urlpatterns = [
     path("demo/lp/<str:lp_code>/", views.demo_landing_page, name="demo-lp"),
     path("demo/form/<str:form_code>/", views.demo_form, name="demo-form"),
     path("demo/integrated/<str:lp_code>/", views.demo_integrated, name="demo-integrated"),
+    path("demo/<slug:slug>/", views.demo_landing_page_by_url, name="demo-lp-by-url"),
     path("merci/", views.thank_you, name="demo-thank-you"),
 ]

@@ -8,7 +8,7 @@ from functools import wraps
 
 from django.conf import settings
 from django.http import Http404
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
@@ -77,6 +77,15 @@ def demo_landing_page(request, lp_code: str):
     return _page(
         request, "demo/lp.html", form, script, form_url=form_url, form_url_js=js_literal(form_url)
     )
+
+
+@sandbox_only
+def demo_landing_page_by_url(request, slug: str):
+    """The URL seed_demo gives its landing pages (/demo/pv/ …): their demo page."""
+    landing_page = LandingPage.objects.filter(url__endswith=request.path).order_by("code").first()
+    if landing_page is None:
+        raise Http404
+    return redirect("demo-lp", landing_page.code)
 
 
 @sandbox_only

@@ -45,3 +45,9 @@ def test_each_page_runs_its_script(demo):
 @pytest.mark.parametrize("path", ["/demo/lp/LP-999/", "/demo/form/PV-999/"])
 def test_unknown_codes(demo, path):
     assert Client().get(path).status_code == 404
+
+
+def test_the_seeded_landing_page_urls_open_their_demo_page(demo):
+    response = Client().get("/demo/pac/")
+    assert response.status_code == 302 and response["Location"] == "/demo/lp/LP-002/"
+    assert Client().get("/demo/nothing/").status_code == 404
