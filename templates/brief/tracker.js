@@ -210,10 +210,11 @@
     }).then(function (result) {
       var refused = !result.ok && result.http_status >= 400 && result.http_status < 500 &&
         result.http_status !== 408 && result.http_status !== 429;
-      pending = null;
-      // Refused (e.g. no phone): not stored, so no conversion; the page shows the error.
-      // Unreachable, timeout, 5xx: the visitor still goes on.
-      return refused ? result : convert(result);
+      // Refused (e.g. no phone): not stored, no conversion, the page shows the
+      // error and may submit again. Otherwise (even unreachable, timeout, 5xx)
+      // the visitor goes on, and a second call answers the first result.
+      if (refused) { pending = null; return result; }
+      return convert(result);
     });
     return pending;
   };

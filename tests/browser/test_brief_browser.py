@@ -212,3 +212,29 @@ def test_admin_brief_page_copy_button(page, console, screenshot, demo_site):
     assert copied == page.locator("#mode-a-form").text_content()
     assert copied.startswith("<script>\n/* EnerSolar CRM") and "rdzSubmitLead" in copied
     assert_clean_console(console)
+
+
+def test_rdz_submit_lead_contract(page, console, demo_site):
+    Form.objects.filter(code="PV-001").update(conversion_mode=Form.ConversionMode.GTM)
+    page.goto(f"{demo_site.url}/demo/form/PV-001/")
+
+    # Refused by the API (no phone): nothing stored, no conversion, the page may retry.
+    refused = page.evaluate("window.rdzSubmitLead({nom: 'Martin'})")
+    assert refused["ok"] is False and refused["http_status"] == 400
+    assert not Lead.objects.exists()
+    assert page.evaluate("(window.dataLayer || []).length") == 0
+
+    # A double click sends one lead; both calls get its answer.
+    both = page.evaluate(
+        """() => {
+          const data = {phone: '0612345678', nom: 'Martin', code_postal: '75011'};
+          return Promise.all([window.rdzSubmitLead(data), window.rdzSubmitLead(data)]);
+        }"""
+    )
+    lead = Lead.objects.get()
+    assert [r["lead_id"] for r in both] == [str(lead.pk)] * 2
+    assert both[0]["ok"] is True and both[0]["redirecting"] is False
+    assert page.evaluate("window.dataLayer.length") == 1
+    # The refused request is the one console error the browser reports.
+    assert console.page_errors == []
+    assert len(console.errors) == 1 and "400" in console.errors[0], console.errors
