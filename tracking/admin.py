@@ -1,5 +1,7 @@
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -8,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from enersolar.admin_tools import JournaledAdmin, ReadOnlyAdmin, SecretFieldsForm
 
+from .brief import brief_build, script_tag
 from .models import Form, LandingPage, TrackingEvent, VisitorSession
 from .services import form_archive, form_duplicate, form_override_key_replace
 
@@ -59,12 +62,13 @@ class FormAdmin(JournaledAdmin):
         "landing_page",
         "crm_override",
         "status",
+        "brief_link",
     ]
     list_filter = ["status", "product_type", "account", "crm_override"]
     search_fields = ["code", "name", "landing_page__code"]
     list_select_related = ["product_type", "account", "landing_page", "crm_override"]
     autocomplete_fields = ["landing_page"]
-    actions = ["duplicate", "archive"]
+    actions = ["show_brief", "duplicate", "archive"]
     fieldsets = [
         (None, {"fields": ["code", "name", "product_type", "account", "landing_page", "status"]}),
         (
@@ -110,6 +114,12 @@ class FormAdmin(JournaledAdmin):
             _("Replace key"),
         )
 
+    @admin.display(description=_("Brief"))
+    def brief_link(self, obj):
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:tracking_form_brief", args=[obj.pk]), _("Brief")
+        )
+
     def get_urls(self):
         return [
             path(
@@ -117,8 +127,78 @@ class FormAdmin(JournaledAdmin):
                 self.admin_site.admin_view(self.replace_key_view),
                 name="tracking_form_replace_key",
             ),
+            path(
+                "<int:pk>/brief/",
+                self.admin_site.admin_view(self.brief_view),
+                name="tracking_form_brief",
+            ),
             *super().get_urls(),
         ]
+
+    def brief_view(self, request, pk):
+        """The brief with copy buttons: scripts (modes A and B) and the mini brief."""
+        form_obj = get_object_or_404(
+            Form.objects.select_related("account", "product_type", "landing_page"), pk=pk
+        )
+        if not self.has_view_permission(request, form_obj):
+            raise PermissionDenied
+        form_url = request.GET.get("form_url", "").strip()[:500]
+        brief = brief_build(form_obj, form_url=form_url)
+        mini = brief["mini_brief"]
+        snippets = [
+            (
+                "mode-a-lp",
+                _("Mode A — landing page script"),
+                _("Paste before </body> on the landing page."),
+                script_tag(brief["mode_a"]["lp_script"]),
+            ),
+            (
+                "mode-a-form",
+                _("Mode A — form page script"),
+                _("Paste before </body> on the form page; call rdzSubmitLead(data) on submit."),
+                script_tag(brief["mode_a"]["form_script"]),
+            ),
+            (
+                "mode-b",
+                _("Mode B — integrated script"),
+                _("One script for a landing page that contains the form."),
+                script_tag(brief["mode_b"]["script"]),
+            ),
+        ]
+        gtm = [
+            ("gtm-head", _("GTM — head"), mini["gtm_head"]),
+            ("gtm-body", _("GTM — body"), mini["gtm_body"]),
+            ("gtm-conversion", _("GTM — conversion"), mini["gtm_conversion"]),
+        ]
+        demo_pages = []
+        if settings.SANDBOX_ENABLED:
+            demo_pages = [
+                (_("Landing page (mode A)"), reverse("demo-lp", args=[mini["lp_code"]])),
+                (_("Form page (mode A)"), reverse("demo-form", args=[form_obj.code])),
+                (_("Integrated page (mode B)"), reverse("demo-integrated", args=[mini["lp_code"]])),
+            ]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": form_obj,
+            "brief": brief,
+            "mini": mini,
+            "snippets": snippets,
+            "gtm": gtm,
+            "form_url": form_url,
+            "demo_pages": demo_pages,
+            "api_url": reverse("form-brief", args=[form_obj.pk]),
+            "title": _("Brief of %(code)s") % {"code": form_obj.code},
+        }
+        return TemplateResponse(request, "admin/tracking/form/brief.html", context)
+
+    @admin.action(description=_("Show the brief"), permissions=["view"])
+    def show_brief(self, request, queryset):
+        forms = list(queryset[:2])
+        if len(forms) != 1:
+            self.message_user(request, _("Select exactly one form."), messages.WARNING)
+            return None
+        return redirect("admin:tracking_form_brief", forms[0].pk)
 
     def replace_key_view(self, request, pk):
         form_obj = get_object_or_404(Form, pk=pk)

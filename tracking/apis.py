@@ -7,7 +7,13 @@ import uuid
 
 from django.conf import settings
 from django.http import Http404
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
@@ -21,8 +27,10 @@ from enersolar.http import (
     TrackingRateThrottle,
     client_ip,
 )
+from enersolar.permissions import has_perm
 from enersolar.serializers import OptionalText
 
+from .brief import brief_build
 from .models import Form, LandingPage, VisitorSession
 from .services import event_record, session_start
 
@@ -284,3 +292,64 @@ class DepartmentsApi(PublicAPIView):
                 "departements": [{"code": c, "nom": n} for c, n in DEPARTMENTS.items()],
             }
         )
+
+
+class MiniBriefOutput(serializers.Serializer):
+    account = serializers.CharField()
+    form_code = serializers.CharField()
+    form_name = serializers.CharField()
+    product_type = serializers.CharField()
+    lp_code = serializers.CharField()
+    lp_url = serializers.CharField()
+    liaison_code = serializers.CharField()
+    logo_url = serializers.CharField()
+    secondary_logo_url = serializers.CharField()
+    gtm_head = serializers.CharField()
+    gtm_body = serializers.CharField()
+    gtm_conversion = serializers.CharField()
+    legal_notice = serializers.CharField()
+    privacy_text = serializers.CharField()
+    redirect_url = serializers.CharField()
+    conversion_mode = serializers.ChoiceField(choices=Form.ConversionMode.choices)
+    gtm_event = serializers.CharField()
+    aids = serializers.DictField(child=serializers.FloatField(allow_null=True))
+    integration = serializers.DictField(child=serializers.CharField())
+    warnings = serializers.ListField(child=serializers.CharField())
+
+
+class BriefOutput(serializers.Serializer):
+    form_id = serializers.IntegerField()
+    form_code = serializers.CharField()
+    api_base = serializers.CharField()
+    mode_a = inline_serializer(
+        "BriefModeA", {"lp_script": serializers.CharField(), "form_script": serializers.CharField()}
+    )
+    mode_b = inline_serializer("BriefModeB", {"script": serializers.CharField()})
+    mini_brief = MiniBriefOutput()
+
+
+class FormBriefApi(APIView):
+    """Staff: the brief of one form (session or token auth)."""
+
+    permission_classes = [has_perm("tracking.view_form")]
+
+    @extend_schema(
+        operation_id="form_brief",
+        tags=["forms"],
+        parameters=[
+            OpenApiParameter(
+                "form_url",
+                str,
+                required=False,
+                description="URL of the form page (mode A): links to it count as CTAs.",
+            )
+        ],
+        responses={200: BriefOutput, 403: OpenApiResponse(ERROR_SCHEMA), 404: ERROR_SCHEMA},
+        summary="Tracking scripts (modes A and B) and mini brief of a form",
+    )
+    def get(self, request, pk: int):
+        form = get_object_or_404(
+            Form.objects.select_related("account", "product_type", "landing_page"), pk=pk
+        )
+        form_url = request.query_params.get("form_url", "")[:500]
+        return Response(brief_build(form, form_url=form_url))
