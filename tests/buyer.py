@@ -64,6 +64,7 @@ class ReceivedRequest:
     headers: CaseInsensitiveDict
     raw_body: bytes
     json: dict | list | None
+    client_port: int = 0  # the same port twice: one keep-alive connection
     answered: int | None = None  # the status sent back (None: hung, or the client was gone)
 
     @property
@@ -109,6 +110,7 @@ class _Handler(BaseHTTPRequestHandler):
             headers=CaseInsensitiveDict(self.headers.items()),
             raw_body=raw,
             json=parsed,
+            client_port=self.client_address[1],
         )
         answer = buyer._record_and_pick(record)
         if answer.hang:

@@ -121,6 +121,9 @@ def delivery_send(*, delivery: Delivery, api_key: str) -> AttemptResult:
                 "X-Request-Id": str(lead.pk),
             },
             timeout=(settings.CRM_CONNECT_TIMEOUT, settings.CRM_READ_TIMEOUT),
+            # A redirect is an answer to classify (failed), not to follow: a
+            # followed 302 would replay the lead as a GET elsewhere.
+            allow_redirects=False,
         )
     except requests.RequestException as exc:
         result = AttemptResult(
