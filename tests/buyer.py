@@ -23,7 +23,7 @@ import socket
 import threading
 from collections import Counter, deque
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -90,6 +90,16 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format, *args):  # noqa: A002 - silence stderr access logs
         pass
 
+    def setup(self):
+        super().setup()
+        self.server.buyer._track(self.connection, open_=True)
+
+    def finish(self):
+        try:
+            super().finish()
+        finally:
+            self.server.buyer._track(self.connection, open_=False)
+
     def do_POST(self):
         self._serve()
 
@@ -152,6 +162,7 @@ class FakeBuyer:
         self._requests: list[ReceivedRequest] = []
         self._default: dict[str | None, Answer] = {None: Answer(201)}
         self._script: dict[str | None, deque[Answer]] = {}
+        self._connections: set[socket.socket] = set()
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.buyer = self
         self._thread = threading.Thread(
@@ -168,6 +179,20 @@ class FakeBuyer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+        # Keep-alive connections the client left open would hold a handler
+        # thread each until its idle timeout: close them now.
+        with self._lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+    def _track(self, connection, *, open_: bool) -> None:
+        with self._lock:
+            if open_:
+                self._connections.add(connection)
+            else:
+                self._connections.discard(connection)
 
     @property
     def port(self) -> int:

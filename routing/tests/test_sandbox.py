@@ -147,8 +147,18 @@ def submit(client, form_code, departement, phone, n):
     return Lead.objects.get(pk=response.json()["lead_id"])
 
 
+@pytest.fixture
+def hang_up():
+    """Close the delivery's keep-alive connections after the test, so that the
+    live server's handler threads end with it."""
+    yield
+    from routing.services.delivery import _http
+
+    _http().close()
+
+
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_demo_install_delivers_end_to_end(live_server, client):
+def test_demo_install_delivers_end_to_end(live_server, client, hang_up):
     sandbox = live_server.url + URL
     call_command(
         "seed_demo",
