@@ -9,6 +9,7 @@ import requests
 from django.conf import settings
 from requests.adapters import HTTPAdapter
 
+from enersolar.models import mask_secret
 from enersolar.phone import phone_mask
 from leads.models import Lead
 
@@ -104,6 +105,13 @@ def _retry_after(response: requests.Response) -> int | None:
     return int(value) if value.isdigit() else None
 
 
+def _redact(text: str, secret: str) -> str:
+    """A buyer may echo the key back ("Invalid API key …"): what we store and
+    show keeps only its last characters. Before truncating, so no prefix of
+    the key survives a cut."""
+    return text.replace(secret, mask_secret(secret)) if secret else text
+
+
 def delivery_send(*, delivery: Delivery, api_key: str) -> AttemptResult:
     """POST the lead to its CRM. Never raises for network trouble: it becomes
     a transient outcome. The key goes in the header and nowhere else."""
@@ -121,17 +129,20 @@ def delivery_send(*, delivery: Delivery, api_key: str) -> AttemptResult:
                 "X-Request-Id": str(lead.pk),
             },
             timeout=(settings.CRM_CONNECT_TIMEOUT, settings.CRM_READ_TIMEOUT),
+            # A redirect is an answer to classify (failed), not to follow: a
+            # followed 302 would replay the lead as a GET elsewhere.
+            allow_redirects=False,
         )
     except requests.RequestException as exc:
         result = AttemptResult(
             outcome=DeliveryAttempt.Outcome.TRANSIENT,
             http_status=None,
             excerpt="",
-            error=f"{type(exc).__name__}: {exc}"[:EXCERPT],
+            error=_redact(f"{type(exc).__name__}: {exc}", api_key)[:EXCERPT],
             duration_ms=int((time.monotonic() - started) * 1000),
         )
     else:
-        body = response.text[:EXCERPT]
+        body = _redact(response.text, api_key)[:EXCERPT]
         outcome = classify(response.status_code, body)
         result = AttemptResult(
             outcome=outcome,

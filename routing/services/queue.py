@@ -202,7 +202,8 @@ def queue_process(
     *, dispatch, now: datetime | None = None, limit_per_crm: int | None = None
 ) -> QueueRun:
     """Claim due items and hand them to `dispatch(ids, claim)`; re-dispatch
-    leads left `pending` without a delivery. Called by beat every minute."""
+    leads left `pending` without a delivery. Called by beat every minute.
+    A dispatch returning False (broker down) ends the run."""
     now = now or timezone.now()
     limit_per_crm = limit_per_crm or settings.DELIVERY_DRAIN_PER_RUN
     run = QueueRun()
@@ -224,7 +225,11 @@ def queue_process(
             ids = _claim_due(crm_id, now, min(budget, CLAIM_CHUNK))
             if not ids:
                 break
-            dispatch(ids, now)
+            if dispatch(ids, now) is False:
+                # The broker refused the hand-off and the claims were given
+                # back: claiming them again would spin until the budget is
+                # spent. The next run tries again.
+                return run
             run.dispatched += len(ids)
             budget -= len(ids)
 

@@ -43,6 +43,9 @@ def verification_run(
         status__in=[Lead.Status.AUTH_ERROR, Lead.Status.VALIDATION_ERROR]
     ).count()
     report.recovered = leads.filter(status=Lead.Status.SUCCESS, delivery__attempts__gt=1).count()
+    # Leads whose hand-off was lost; counted before the held leads below turn
+    # `pending` too (those are reported as re-routed).
+    report.redispatched = leads.filter(status=Lead.Status.PENDING, delivery__isnull=True).count()
 
     with transaction.atomic():
         # Re-attempt what failed for want of an answer; answers that will not
@@ -58,7 +61,6 @@ def verification_run(
         report.rerouted = leads.filter(status=Lead.Status.PENDING_NO_ORDER).update(
             status=Lead.Status.PENDING
         )
-    report.redispatched = leads.filter(status=Lead.Status.PENDING, delivery__isnull=True).count()
     report.still_failing = leads.filter(status__in=[Lead.Status.QUEUED, Lead.Status.FAILED]).count()
     report.anomalies = _anomalies(leads)
     report.finished_at = timezone.now()

@@ -1,0 +1,586 @@
+"""The retry queue, the CRM circuit breaker and the sweep (SPEC §5), against
+the real buyer, with time travel instead of sleeping."""
+
+import socket
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+from django.conf import settings as django_settings
+from django.db import connection
+from django.utils import timezone
+
+from enersolar import celery_app
+from enersolar.models import ActivityLog
+from enersolar.tests.factories import UserFactory
+from leads.models import Lead
+from routing.dispatch import dispatch_leads
+from routing.models import CRMHealth, Delivery
+from routing.services.queue import (
+    lead_deliver,
+    lead_retry,
+    queue_process,
+    queue_retry_exhausted,
+)
+from tracking.models import VisitorSession
+
+from .factories import DeliveryFactory
+from .helpers import deliver_now, make_world
+
+pytestmark = pytest.mark.django_db
+
+START = datetime(2030, 6, 15, 12, 0, tzinfo=UTC)
+LADDER = [60, 300, 900, 3600, 7200]
+
+
+@pytest.fixture
+def frozen():
+    with time_machine.travel(START, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def world(buyer):
+    return make_world(buyer.url("zr7"))
+
+
+def run_queue():
+    """One beat tick, its hand-offs done by a worker at once."""
+    return queue_process(dispatch=deliver_now)
+
+
+def delivery_of(lead) -> Delivery:
+    return Delivery.objects.get(pk=lead.pk)
+
+
+def health(world) -> CRMHealth:
+    return CRMHealth.objects.get(crm=world.crm)
+
+
+def wait_seconds(lead) -> float:
+    return (delivery_of(lead).next_attempt_at - timezone.now()).total_seconds()
+
+
+def exhaust(lead, frozen):
+    """Deliver against a failing buyer until the retry ladder is used up."""
+    lead_deliver(lead_id=lead.pk)
+    for _ in range(50):
+        delivery = delivery_of(lead)
+        if delivery.state == Delivery.State.EXHAUSTED:
+            return
+        frozen.move_to(max(delivery.next_attempt_at, timezone.now()))
+        run_queue()
+    raise AssertionError("never exhausted")
+
+
+# --- The retry ladder --------------------------------------------------------------------
+
+
+def test_retry_ladder_then_exhausted(buyer, world, frozen, admin_inbox):
+    buyer.answer(500)
+    lead = world.lead()
+
+    assert lead_deliver(lead_id=lead.pk) == "transient"
+    for attempt, delay in enumerate(LADDER, start=1):
+        delivery = delivery_of(lead)
+        assert delivery.attempts == attempt
+        assert delivery.state == Delivery.State.PENDING
+        assert delay * 0.9 <= wait_seconds(lead) <= delay * 1.1, attempt
+        due = delivery.next_attempt_at
+
+        frozen.move_to(due - timedelta(seconds=1))  # not due yet: nothing goes
+        assert run_queue().dispatched == 0
+        assert len(buyer.requests) == attempt
+
+        frozen.move_to(due)
+        assert run_queue().dispatched == 1
+        assert len(buyer.requests) == attempt + 1
+
+    delivery = delivery_of(lead)
+    lead.refresh_from_db()
+    assert delivery.state == Delivery.State.EXHAUSTED
+    assert delivery.attempts == 6
+    assert lead.status == Lead.Status.FAILED
+    assert delivery.last_error == "HTTP 500"
+    assert delivery.attempt_log.count() == 6
+
+    frozen.shift(timedelta(hours=6))  # an exhausted item is never picked again
+    run_queue()
+    assert len(buyer.requests) == 6
+
+
+def test_retry_exhausted_puts_items_back_and_they_deliver(buyer, world, frozen, admin_inbox):
+    buyer.answer(500)
+    leads = [world.lead(), world.lead()]
+    for lead in leads:
+        exhaust(lead, frozen)
+    admin = UserFactory(role="Admin")
+
+    buyer.answer(201)
+    assert queue_retry_exhausted(user=admin) == 2
+
+    for lead in leads:
+        delivery, _ = delivery_of(lead), lead.refresh_from_db()
+        assert delivery.state == Delivery.State.PENDING
+        assert delivery.attempts == 0
+        assert delivery.next_attempt_at == timezone.now()
+        assert lead.status == Lead.Status.QUEUED
+    entry = ActivityLog.objects.get(action=ActivityLog.Action.QUEUE_ACTION)
+    assert entry.user == admin and entry.details == {"action": "retry_exhausted", "count": 2}
+
+    # The CRM's circuit opened during the failures: the items wait for the
+    # cool-down, then everything goes.
+    for _ in range(10):
+        run_queue()
+        frozen.shift(timedelta(minutes=1))
+    for lead in leads:
+        lead.refresh_from_db()
+        assert lead.status == Lead.Status.SUCCESS
+    assert buyer.count_by_idempotency_key(answered=201) == {str(lead.pk): 1 for lead in leads}
+
+
+# --- Relancer ------------------------------------------------------------------------------
+
+
+def test_relancer_a_failed_lead(buyer, world, frozen, django_capture_on_commit_callbacks):
+    buyer.answer(404, times=1)
+    lead = world.lead()
+    lead_deliver(lead_id=lead.pk)
+    lead.refresh_from_db()
+    assert lead.status == Lead.Status.FAILED
+    editor = UserFactory(role="Editor")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert lead_retry(lead=lead, user=editor) is True
+
+    lead.refresh_from_db()
+    assert lead.status == Lead.Status.SUCCESS
+    assert [r.answered for r in buyer.requests] == [404, 201]
+    entry = ActivityLog.objects.get(action=ActivityLog.Action.LEAD_RETRY)
+    assert (entry.user, entry.object_id) == (editor, str(lead.pk))
+    assert entry.details["from_status"] == "failed"
+
+
+def test_relancer_after_an_auth_error_uses_the_fixed_key(
+    buyer, world, frozen, django_capture_on_commit_callbacks
+):
+    buyer.answer(403, times=1)
+    lead = world.lead()
+    lead_deliver(lead_id=lead.pk)
+    lead.refresh_from_db()
+    assert lead.status == Lead.Status.AUTH_ERROR
+
+    world.routing.api_key = "the-right-key-7777"
+    world.routing.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert lead_retry(lead=lead) is True
+
+    lead.refresh_from_db()
+    assert lead.status == Lead.Status.SUCCESS
+    assert buyer.requests[-1].headers["Authorization"] == "the-right-key-7777"
+    assert delivery_of(lead).attempts == 1  # a fresh ladder
+
+
+@pytest.mark.parametrize("answer", [201, 200])
+def test_relancer_refuses_delivered_and_duplicate_leads(
+    buyer, world, django_capture_on_commit_callbacks, answer
+):
+    buyer.answer(answer, {"message": "doublon"} if answer == 200 else None)
+    lead = world.lead()
+    lead_deliver(lead_id=lead.pk)
+    lead.refresh_from_db()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert lead_retry(lead=lead) is False
+
+    assert len(buyer.requests) == 1
+    assert not ActivityLog.objects.filter(action=ActivityLog.Action.LEAD_RETRY).exists()
+
+
+def test_relancer_routes_a_lead_that_never_was(buyer, world, django_capture_on_commit_callbacks):
+    world.order.is_active = False
+    world.order.save()
+    lead = world.lead()
+    lead_deliver(lead_id=lead.pk)
+    lead.refresh_from_db()
+    assert lead.status == Lead.Status.PENDING_NO_ORDER
+
+    world.order.is_active = True
+    world.order.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert lead_retry(lead=lead) is True
+
+    lead.refresh_from_db()
+    assert lead.status == Lead.Status.SUCCESS
+    assert delivery_of(lead).order == world.order
+
+
+# --- Circuit breaker ------------------------------------------------------------------------------
+
+
+def test_circuit_opens_after_consecutive_transient_failures(buyer, world, frozen, admin_inbox):
+    buyer.answer(500)
+    threshold = django_settings.CIRCUIT_FAILURE_THRESHOLD
+
+    for n in range(threshold):
+        lead_deliver(lead_id=world.lead().pk)
+        state = CRMHealth.State.OPEN if n == threshold - 1 else CRMHealth.State.CLOSED
+        assert health(world).state == state
+
+    assert health(world).consecutive_failures == threshold
+    assert health(world).opened_at == START
+    (mail,) = admin_inbox
+    assert "ZR7" in mail.subject and "open" in mail.subject
+    assert mail.to == ["ops@example.com"]
+
+
+def test_a_success_resets_the_failure_count(buyer, world, frozen, admin_inbox):
+    buyer.answer(500, times=2)
+    buyer.answer(201, times=1)
+    buyer.answer(500, times=2)
+
+    for _ in range(5):
+        lead_deliver(lead_id=world.lead().pk)
+
+    assert health(world).state == CRMHealth.State.CLOSED
+    assert health(world).consecutive_failures == 2
+    assert admin_inbox == []
+
+
+def open_circuit(world, buyer):
+    buyer.answer(500)
+    failed = [world.lead() for _ in range(django_settings.CIRCUIT_FAILURE_THRESHOLD)]
+    for lead in failed:
+        lead_deliver(lead_id=lead.pk)
+    assert health(world).state == CRMHealth.State.OPEN
+    return failed
+
+
+def test_while_open_new_leads_are_queued_without_an_attempt(buyer, world, frozen, admin_inbox):
+    open_circuit(world, buyer)
+    sent = len(buyer.requests)
+
+    lead = world.lead()
+    assert lead_deliver(lead_id=lead.pk) == "circuit_open"
+
+    assert len(buyer.requests) == sent  # the buyer saw nothing
+    lead.refresh_from_db()
+    delivery = delivery_of(lead)
+    assert lead.status == Lead.Status.QUEUED
+    assert delivery.state == Delivery.State.PENDING
+    assert delivery.attempts == 0  # no retry used up
+    cooldown = timedelta(seconds=django_settings.CIRCUIT_COOLDOWN_SECONDS)
+    assert delivery.next_attempt_at == START + cooldown
+    assert delivery.attempt_log.count() == 0
+
+    frozen.shift(timedelta(minutes=1))  # due retries of the failed leads wait too
+    assert run_queue().dispatched == 0
+    assert len(buyer.requests) == sent
+
+
+def test_after_the_cooldown_one_probe_and_a_failed_probe_reopens(buyer, world, frozen, admin_inbox):
+    open_circuit(world, buyer)
+    queued = [world.lead() for _ in range(3)]
+    for lead in queued:
+        lead_deliver(lead_id=lead.pk)
+    sent = len(buyer.requests)
+    cooldown = timedelta(seconds=django_settings.CIRCUIT_COOLDOWN_SECONDS)
+
+    frozen.move_to(START + cooldown)
+    run = run_queue()
+
+    assert run.dispatched == 1
+    assert len(buyer.requests) == sent + 1  # exactly one probe, 6 items due
+    assert health(world).state == CRMHealth.State.OPEN  # the probe failed
+    assert health(world).opened_at == START + cooldown
+    assert [m.subject.split(": ")[1] for m in admin_inbox] == [
+        "open (down)",
+        "half-open (probing)",
+        "open (down)",
+    ]
+
+    frozen.shift(timedelta(minutes=1))
+    assert run_queue().dispatched == 0  # a new cool-down
+    assert len(buyer.requests) == sent + 1
+
+
+def test_a_successful_probe_closes_the_circuit_and_the_backlog_drains(
+    buyer, world, frozen, admin_inbox, django_capture_on_commit_callbacks
+):
+    failed = open_circuit(world, buyer)
+    queued = [world.lead() for _ in range(4)]
+    for lead in queued:
+        lead_deliver(lead_id=lead.pk)
+    cooldown = timedelta(seconds=django_settings.CIRCUIT_COOLDOWN_SECONDS)
+
+    buyer.answer(201)
+    frozen.move_to(START + cooldown)
+    # The beat task itself, eager: the probe's success triggers a queue run
+    # of its own (on commit) that sends the backlog.
+    from routing.tasks import process_queue
+
+    with django_capture_on_commit_callbacks(execute=True):
+        process_queue.delay()
+
+    assert health(world).state == CRMHealth.State.CLOSED
+    assert health(world).consecutive_failures == 0
+    assert admin_inbox[-1].subject.endswith("closed (healthy)")
+    everyone = failed + queued
+    for lead in everyone:
+        lead.refresh_from_db()
+        assert lead.status == Lead.Status.SUCCESS, lead.status
+    assert buyer.count_by_idempotency_key(answered=201) == {str(lead.pk): 1 for lead in everyone}
+
+
+def outage(world, frozen, *, hours, every_minutes=10):
+    """The buyer is down: leads keep coming, beat runs the queue each minute."""
+    leads = []
+    for minute in range(hours * 60):
+        if minute % every_minutes == 0:
+            lead = world.lead()
+            leads.append(lead)
+            lead_deliver(lead_id=lead.pk)  # the intake's hand-off
+        run_queue()
+        frozen.shift(timedelta(minutes=1))
+    return leads
+
+
+def recovery(frozen, minutes=30):
+    for _ in range(minutes):
+        run_queue()
+        frozen.shift(timedelta(minutes=1))
+
+
+def test_hours_of_outage_then_recovery_deliver_every_lead_exactly_once(
+    buyer, world, frozen, admin_inbox
+):
+    """Three hours: shorter than the retry ladder (1+5+15+60+120 min ± 10 %),
+    so no lead may run out of retries."""
+    buyer.answer(503)
+    leads = outage(world, frozen, hours=3)
+    outage_requests = len(buyer.requests)
+    assert not Lead.objects.filter(status=Lead.Status.SUCCESS).exists()
+    assert not Delivery.objects.filter(state=Delivery.State.EXHAUSTED).exists()
+
+    buyer.answer(201)
+    recovery(frozen)
+
+    statuses = dict(Lead.objects.values_list("pk", "status"))
+    assert set(statuses.values()) == {Lead.Status.SUCCESS}, statuses
+    assert buyer.count_by_idempotency_key(answered=201) == {str(lead.pk): 1 for lead in leads}
+    # The circuit kept the outage to about one probe per cool-down.
+    cooldown = django_settings.CIRCUIT_COOLDOWN_SECONDS
+    assert outage_requests <= django_settings.CIRCUIT_FAILURE_THRESHOLD + 3 * 3600 // cooldown + 1
+
+
+def test_an_outage_longer_than_the_ladder_exhausts_only_leads_that_ran_it(
+    buyer, world, frozen, admin_inbox
+):
+    """Past the ladder, the leads used as probes all along are exhausted (SPEC:
+    the 5th retry failed); the others were waiting behind the circuit without
+    using up retries. After recovery the former need "retry exhausted" (or the
+    nightly verification); then every lead is delivered once."""
+    buyer.answer(503)
+    leads = outage(world, frozen, hours=5)
+    buyer.answer(201)
+    recovery(frozen)
+
+    exhausted = Delivery.objects.filter(state=Delivery.State.EXHAUSTED)
+    assert exhausted.exists()
+    for delivery in exhausted:
+        times = [a.attempted_at for a in delivery.attempt_log.all()]
+        assert len(times) == 6
+        assert times[-1] - times[0] >= timedelta(hours=3)  # the whole ladder, jitter included
+    assert Lead.objects.exclude(status__in=["success", "failed"]).count() == 0
+
+    queue_retry_exhausted()
+    recovery(frozen, minutes=2)
+
+    assert set(Lead.objects.values_list("status", flat=True)) == {Lead.Status.SUCCESS}
+    assert buyer.count_by_idempotency_key(answered=201) == {str(lead.pk): 1 for lead in leads}
+
+
+# --- Broker down, dead workers ------------------------------------------------------------------
+
+
+def _forget_broker_connections():
+    # What Celery does after a fork: the next publish builds its connection
+    # pool from the current configuration.
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
+@pytest.fixture
+def broker_down():
+    """The Celery broker unreachable: a port where nothing listens."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    conf = celery_app.conf
+    saved = conf.broker_url, conf.task_always_eager, conf.broker_transport_options
+    conf.broker_url = f"redis://127.0.0.1:{port}/0"
+    conf.broker_transport_options = {}
+    conf.task_always_eager = False
+    _forget_broker_connections()
+    yield
+    conf.broker_url, conf.task_always_eager, conf.broker_transport_options = saved
+    _forget_broker_connections()
+
+
+def public_lead(client, world, phone):
+    session = VisitorSession.objects.create(visitor_id="v-1", lp_code=world.form.landing_page.code)
+    return client.post(
+        "/api/public/leads",
+        {
+            "session_id": str(session.pk),
+            "form_code": world.form.code,
+            "phone": phone,
+            "nom": "Durand",
+            "departement": "75",
+        },
+        content_type="application/json",
+        REMOTE_ADDR="10.9.8.7",
+    )
+
+
+def after(moment: datetime, seconds: float):
+    """Frozen time, `seconds` after `moment`. (Not while talking to a broker:
+    kombu bounds its connection retries with the clock.)"""
+    return time_machine.travel(moment + timedelta(seconds=seconds), tick=False)
+
+
+def test_broker_down_at_intake_then_the_sweep_delivers(
+    client, buyer, world, broker_down, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = public_lead(client, world, "0612345678")
+
+    assert response.status_code == 200
+    assert response.json()["status"] == "pending"
+    lead = Lead.objects.get(pk=response.json()["lead_id"])
+    assert lead.status == Lead.Status.PENDING
+    assert not Delivery.objects.filter(pk=lead.pk).exists()
+    assert buyer.requests == []
+
+    celery_app.conf.task_always_eager = True  # the broker is back
+    stuck = django_settings.DELIVERY_STUCK_SECONDS
+    with after(lead.created_at, stuck - 1):
+        assert run_queue().swept == 0  # not stuck yet: its own task may still come
+    with after(lead.created_at, stuck + 1):
+        assert run_queue().swept == 1
+
+    lead.refresh_from_db()
+    assert lead.status == Lead.Status.SUCCESS
+    assert buyer.count_by_idempotency_key() == {str(lead.pk): 1}
+
+
+def test_broker_down_during_a_queue_run_gives_the_claims_back(buyer, world, broker_down):
+    leads = [world.lead() for _ in range(3)]
+    for lead in leads:
+        DeliveryFactory(lead=lead, order=world.order)
+
+    run = queue_process(dispatch=dispatch_leads)
+
+    # One refused hand-off ends the run: no spinning on the same items.
+    assert run.dispatched == 0
+    for lead in leads:
+        delivery = delivery_of(lead)
+        assert delivery.state == Delivery.State.PENDING  # not stuck in processing
+        assert delivery.claimed_at is None
+    assert buyer.requests == []
+
+    celery_app.conf.task_always_eager = True  # the broker is back
+    assert queue_process(dispatch=dispatch_leads).dispatched == 3
+    assert buyer.count_by_idempotency_key() == {str(lead.pk): 1 for lead in leads}
+
+
+def test_a_vanished_worker_claim_is_released_after_the_lease(buyer, world, frozen):
+    lead = world.lead()
+    DeliveryFactory(lead=lead, order=world.order)
+    lost = []
+
+    assert queue_process(dispatch=lambda ids, claim: lost.append((ids, claim))).dispatched == 1
+    assert delivery_of(lead).state == Delivery.State.PROCESSING
+
+    lease = timedelta(seconds=django_settings.DELIVERY_LEASE_SECONDS)
+    frozen.shift(lease - timedelta(seconds=1))
+    run = run_queue()
+    assert (run.released, run.dispatched) == (0, 0)
+    assert buyer.requests == []
+
+    frozen.shift(timedelta(seconds=2))
+    run = run_queue()
+    assert (run.released, run.dispatched) == (1, 1)
+    lead.refresh_from_db()
+    assert lead.status == Lead.Status.SUCCESS
+
+    # The lost task turns up after all (broker redelivery): its claim is stale.
+    frozen.shift(timedelta(seconds=1))
+    ids, claim = lost[0]
+    assert lead_deliver(lead_id=ids[0], claim=claim) == "not_claimed"
+    assert buyer.count_by_idempotency_key() == {str(lead.pk): 1}
+
+
+def test_a_task_for_a_lead_already_delivered_sends_nothing(buyer, world):
+    lead = world.lead()
+    lead_deliver(lead_id=lead.pk)
+
+    assert lead_deliver(lead_id=lead.pk) == "not_claimed"  # a duplicate task
+    assert len(buyer.requests) == 1
+
+
+# --- Two workers (PostgreSQL row locks) ---------------------------------------------
+
+
+def _in_threads(count, target):
+    start = threading.Barrier(count)
+    errors = []
+
+    def run(n):
+        try:
+            start.wait(timeout=10)
+            target(n)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return errors
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_queue_workers_never_send_a_lead_twice(buyer):
+    world = make_world(buyer.url())
+    buyer.answer(201, delay=0.01)
+    leads = [world.lead() for _ in range(40)]
+    for lead in leads:
+        DeliveryFactory(lead=lead, order=world.order)
+
+    def worker(_):
+        for _ in range(3):
+            queue_process(dispatch=deliver_now)
+
+    assert _in_threads(2, worker) == []
+
+    assert buyer.count_by_idempotency_key() == {str(lead.pk): 1 for lead in leads}
+    assert set(Lead.objects.values_list("status", flat=True)) == {Lead.Status.SUCCESS}
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_concurrent_tasks_for_one_new_lead_send_it_once(buyer):
+    world = make_world(buyer.url())
+    buyer.answer(201, delay=0.05)
+    lead = world.lead()
+
+    assert _in_threads(4, lambda _: lead_deliver(lead_id=lead.pk)) == []
+
+    assert buyer.count_by_idempotency_key() == {str(lead.pk): 1}
+    assert Delivery.objects.filter(pk=lead.pk).count() == 1
