@@ -243,6 +243,8 @@ class CRMHealth(models.Model):
     )
     consecutive_failures = models.PositiveIntegerField(_("consecutive failures"), default=0)
     opened_at = models.DateTimeField(_("opened at"), null=True, blank=True)
+    # When the circuit first opened; kept while failed probes re-open it.
+    outage_started_at = models.DateTimeField(_("outage started at"), null=True, blank=True)
     changed_at = models.DateTimeField(_("last change"), default=timezone.now)
 
     class Meta:

@@ -192,8 +192,10 @@ def lead_route(*, lead: Lead) -> Delivery | None:
 
 
 def _hold(lead: Lead, status: str, reason: str) -> None:
-    Lead.objects.filter(pk=lead.pk).update(status=status, reasons=[*lead.reasons, reason])
-    lead.status = status
+    # A held lead is re-routed every night: note each reason once.
+    reasons = lead.reasons if reason in lead.reasons else [*lead.reasons, reason]
+    Lead.objects.filter(pk=lead.pk).update(status=status, reasons=reasons)
+    lead.status, lead.reasons = status, reasons
     return None
 
 

@@ -4,6 +4,8 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
 import requests
 from django.conf import settings
@@ -101,8 +103,15 @@ def _http() -> requests.Session:
 
 
 def _retry_after(response: requests.Response) -> int | None:
+    """Retry-After in seconds, given as a number or as an HTTP date."""
     value = response.headers.get("Retry-After", "").strip()
-    return int(value) if value.isdigit() else None
+    if value.isdigit():
+        return int(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(int((when - datetime.now(UTC)).total_seconds()), 0)
 
 
 def _redact(text: str, secret: str) -> str:

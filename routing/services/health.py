@@ -28,20 +28,19 @@ def circuit_check(*, crm_id: int, now: datetime) -> datetime | None:
     """None when an attempt may go to this CRM now; otherwise when to try again.
 
     Of all workers asking once the cool-down is over, exactly one wins the
-    probe (conditional UPDATE open → half-open)."""
+    probe (conditional UPDATE open → half-open); the others wait."""
     health = CRMHealth.objects.filter(crm_id=crm_id).first()
     if health is None or health.state == CRMHealth.State.CLOSED:
         return None
-    cooldown = timedelta(seconds=settings.CIRCUIT_COOLDOWN_SECONDS)
     if health.state == CRMHealth.State.OPEN:
-        probe_at = health.opened_at + cooldown
+        probe_at = health.opened_at + timedelta(seconds=settings.CIRCUIT_COOLDOWN_SECONDS)
         if now < probe_at:
             return probe_at
         won = CRMHealth.objects.filter(crm_id=crm_id, state=CRMHealth.State.OPEN).update(
             state=CRMHealth.State.HALF_OPEN, changed_at=now
         )
         if won:
-            _announce(crm_id, CRMHealth.State.HALF_OPEN)
+            logger.info("crm circuit crm_id=%s state=half_open (probing)", crm_id)
             return None
         return now + PROBE_WAIT
     # Half-open: a probe is out. If it never came back (its worker died), let
@@ -74,34 +73,43 @@ def circuit_record_failure(*, crm_id: int, now: datetime) -> None:
     CRMHealth.objects.filter(crm_id=crm_id).update(
         consecutive_failures=F("consecutive_failures") + 1
     )
-    opened = CRMHealth.objects.filter(crm_id=crm_id, state=CRMHealth.State.HALF_OPEN).update(
+    # A failed probe re-opens quietly: staff heard of the outage when it began.
+    reopened = CRMHealth.objects.filter(crm_id=crm_id, state=CRMHealth.State.HALF_OPEN).update(
         state=CRMHealth.State.OPEN, opened_at=now, changed_at=now
-    ) or CRMHealth.objects.filter(
+    )
+    if reopened:
+        logger.info("crm circuit crm_id=%s state=open (probe failed)", crm_id)
+        return
+    opened = CRMHealth.objects.filter(
         crm_id=crm_id,
         state=CRMHealth.State.CLOSED,
         consecutive_failures__gte=settings.CIRCUIT_FAILURE_THRESHOLD,
-    ).update(state=CRMHealth.State.OPEN, opened_at=now, changed_at=now)
+    ).update(state=CRMHealth.State.OPEN, opened_at=now, outage_started_at=now, changed_at=now)
     if opened:
         _announce(crm_id, CRMHealth.State.OPEN)
 
 
-def circuit_record_success(*, crm_id: int, now: datetime) -> bool:
-    """The CRM answered: reset the count and close the circuit. Returns True
-    when the circuit was not closed before (a backlog may be waiting)."""
-    closed = (
-        CRMHealth.objects.filter(crm_id=crm_id)
-        .exclude(state=CRMHealth.State.CLOSED)
-        .update(
-            state=CRMHealth.State.CLOSED, consecutive_failures=0, opened_at=None, changed_at=now
-        )
-    )
-    if not closed:
+def circuit_record_success(*, crm_id: int, now: datetime) -> datetime | None:
+    """The CRM answered: reset the count and close the circuit. Returns when
+    the outage began if this answer ended one (its backlog is waiting)."""
+    not_closed = CRMHealth.objects.filter(crm_id=crm_id).exclude(state=CRMHealth.State.CLOSED)
+    outage = not_closed.values("outage_started_at").first()
+    if outage is None:
         CRMHealth.objects.filter(crm_id=crm_id, consecutive_failures__gt=0).update(
             consecutive_failures=0
         )
-        return False
+        return None
+    closed = not_closed.update(
+        state=CRMHealth.State.CLOSED,
+        consecutive_failures=0,
+        opened_at=None,
+        outage_started_at=None,
+        changed_at=now,
+    )
+    if not closed:
+        return None  # another worker's success closed it first
     _announce(crm_id, CRMHealth.State.CLOSED)
-    return True
+    return outage["outage_started_at"] or now
 
 
 def _announce(crm_id: int, state: str) -> None:

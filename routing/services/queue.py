@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from enersolar.models import ActivityLog
@@ -164,19 +164,35 @@ def _attempt(delivery: Delivery, *, token: datetime) -> str:
         )
         if success and finished:
             lead_delivered.send(sender=Delivery, delivery=delivery)
-    if circuit_record_success(crm_id=delivery.crm_id, now=now):
-        _drain_backlog(delivery.crm_id, now)
+    outage_started_at = circuit_record_success(crm_id=delivery.crm_id, now=now)
+    if outage_started_at is not None:
+        _drain_backlog(delivery.crm_id, now, outage_started_at)
     return result.outcome
 
 
-def _drain_backlog(crm_id: int, now: datetime) -> None:
-    """The CRM is back: what waits for it (queued during the outage or on the
-    retry ladder) is due now, and a queue run starts at once."""
+def _drain_backlog(crm_id: int, now: datetime, outage_started_at: datetime) -> None:
+    """The CRM is back: what waits for it (queued during the outage, on the
+    retry ladder, or exhausted by the outage itself) is due now, with a fresh
+    ladder for the exhausted, and a queue run starts at once."""
     from ..dispatch import dispatch_queue_run
 
-    Delivery.objects.filter(
-        crm_id=crm_id, state=Delivery.State.PENDING, next_attempt_at__gt=now
-    ).update(next_attempt_at=now)
+    with transaction.atomic():
+        Delivery.objects.filter(
+            crm_id=crm_id, state=Delivery.State.PENDING, next_attempt_at__gt=now
+        ).update(next_attempt_at=now)
+        exhausted_by_outage = Delivery.objects.filter(
+            Exists(
+                DeliveryAttempt.objects.filter(
+                    delivery_id=OuterRef("pk"), attempted_at__gte=outage_started_at
+                )
+            ),
+            crm_id=crm_id,
+            state=Delivery.State.EXHAUSTED,
+        )
+        Lead.objects.filter(pk__in=exhausted_by_outage.values("pk")).update(
+            status=Lead.Status.QUEUED
+        )
+        exhausted_by_outage.update(state=Delivery.State.PENDING, attempts=0, next_attempt_at=now)
     transaction.on_commit(dispatch_queue_run)
 
 

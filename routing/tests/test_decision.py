@@ -396,7 +396,7 @@ def test_partner_lead_without_form_routes_by_its_account():
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_daily_cap_holds_under_concurrent_deliveries(buyer):
     n, cap = 20, 5
     world = make_world(buyer.url(), order_fields={"cap_daily": cap})

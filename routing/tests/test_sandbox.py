@@ -157,7 +157,7 @@ def hang_up():
     _http().close()
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_demo_install_delivers_end_to_end(live_server, client, hang_up):
     sandbox = live_server.url + URL
     call_command(
