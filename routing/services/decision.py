@@ -1,5 +1,6 @@
 """The routing decision (SPEC §4): target CRM, API key, order and price."""
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -89,19 +90,7 @@ def _pick_order(orders, now: datetime) -> Order | None:
     if not ids:
         return None
     locked = list(Order.objects.select_for_update().filter(id__in=ids).order_by("id"))
-    day, week, month = _period_starts(now)
-    usage = {
-        row["order"]: row
-        for row in Delivery.objects.filter(
-            order_id__in=ids, state__in=CAP_COUNTED_STATES, routed_at__gte=min(week, month)
-        )
-        .values("order")
-        .annotate(
-            today=Count("pk", filter=Q(routed_at__gte=day)),
-            week=Count("pk", filter=Q(routed_at__gte=week)),
-            month=Count("pk", filter=Q(routed_at__gte=month)),
-        )
-    }
+    usage = _usage(locked, now)
     reserved = _reserved_budget([o.id for o in locked if o.prepaid_balance is not None])
     empty = {"today": 0, "week": 0, "month": 0}
     ranked = sorted(locked, key=lambda o: (-o.priority, usage.get(o.id, empty)["today"], o.id))
@@ -119,6 +108,35 @@ def _pick_order(orders, now: datetime) -> Order | None:
             continue
         return order
     return None
+
+
+def _usage(orders: list[Order], now: datetime) -> dict[int, dict[str, int]]:
+    """Deliveries counted against the orders' caps, today / this week / this
+    month. Counted only where it decides something (an order with a cap, or
+    a tie on priority to break by today's fill): an uncapped order pays no
+    count, however many leads it has taken."""
+    per_priority = Counter(o.priority for o in orders)
+    counted = [
+        o.id
+        for o in orders
+        if any(cap is not None for cap in (o.cap_daily, o.cap_weekly, o.cap_monthly))
+        or per_priority[o.priority] > 1
+    ]
+    if not counted:
+        return {}
+    day, week, month = _period_starts(now)
+    return {
+        row["order"]: row
+        for row in Delivery.objects.filter(
+            order_id__in=counted, state__in=CAP_COUNTED_STATES, routed_at__gte=min(week, month)
+        )
+        .values("order")
+        .annotate(
+            today=Count("pk", filter=Q(routed_at__gte=day)),
+            week=Count("pk", filter=Q(routed_at__gte=week)),
+            month=Count("pk", filter=Q(routed_at__gte=month)),
+        )
+    }
 
 
 def _reserved_budget(order_ids: list[int]) -> dict[int, Decimal]:

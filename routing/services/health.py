@@ -24,12 +24,19 @@ def _health(crm_id: int) -> CRMHealth:
     return health
 
 
-def circuit_check(*, crm_id: int, now: datetime) -> datetime | None:
+def circuit_health(crm_id: int) -> CRMHealth | None:
+    """The circuit's row as it is now (None: never failed, so closed)."""
+    return CRMHealth.objects.filter(crm_id=crm_id).first()
+
+
+def circuit_check(
+    *, crm_id: int, now: datetime, health: CRMHealth | None = None
+) -> datetime | None:
     """None when an attempt may go to this CRM now; otherwise when to try again.
 
     Of all workers asking once the cool-down is over, exactly one wins the
     probe (conditional UPDATE open → half-open); the others wait."""
-    health = CRMHealth.objects.filter(crm_id=crm_id).first()
+    health = health or circuit_health(crm_id)
     if health is None or health.state == CRMHealth.State.CLOSED:
         return None
     if health.state == CRMHealth.State.OPEN:
@@ -89,9 +96,16 @@ def circuit_record_failure(*, crm_id: int, now: datetime) -> None:
         _announce(crm_id, CRMHealth.State.OPEN)
 
 
-def circuit_record_success(*, crm_id: int, now: datetime) -> datetime | None:
+def circuit_record_success(
+    *, crm_id: int, now: datetime, seen: CRMHealth | None = None
+) -> datetime | None:
     """The CRM answered: reset the count and close the circuit. Returns when
-    the outage began if this answer ended one (its backlog is waiting)."""
+    the outage began if this answer ended one (its backlog is waiting).
+
+    `seen` is the row read before the attempt: when it showed a healthy
+    circuit, there is nothing to write (the common case costs no query)."""
+    if seen is None or (seen.state == CRMHealth.State.CLOSED and seen.consecutive_failures == 0):
+        return None
     not_closed = CRMHealth.objects.filter(crm_id=crm_id).exclude(state=CRMHealth.State.CLOSED)
     outage = not_closed.values("outage_started_at").first()
     if outage is None:

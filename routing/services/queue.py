@@ -29,6 +29,7 @@ from .delivery import attempt_record, delivery_send
 from .health import (
     circuit_budget,
     circuit_check,
+    circuit_health,
     circuit_record_failure,
     circuit_record_success,
 )
@@ -106,7 +107,8 @@ def lead_deliver(*, lead_id, claim: datetime | None = None) -> str:
 
 def _attempt(delivery: Delivery, *, token: datetime) -> str:
     now = timezone.now()
-    wait_until = circuit_check(crm_id=delivery.crm_id, now=now)
+    health = circuit_health(delivery.crm_id)
+    wait_until = circuit_check(crm_id=delivery.crm_id, now=now, health=health)
     if wait_until is not None:
         # Circuit open: queue without an attempt (no retry is used up).
         _finish(
@@ -164,7 +166,7 @@ def _attempt(delivery: Delivery, *, token: datetime) -> str:
         )
         if success and finished:
             lead_delivered.send(sender=Delivery, delivery=delivery)
-    outage_started_at = circuit_record_success(crm_id=delivery.crm_id, now=now)
+    outage_started_at = circuit_record_success(crm_id=delivery.crm_id, now=now, seen=health)
     if outage_started_at is not None:
         _drain_backlog(delivery.crm_id, now, outage_started_at)
     return result.outcome
@@ -197,8 +199,10 @@ def _drain_backlog(crm_id: int, now: datetime, outage_started_at: datetime) -> N
 
 
 def _finish(delivery: Delivery, *, token: datetime, state: str, lead_status: str, **fields) -> bool:
-    """Write the outcome if this worker still holds the claim."""
-    with transaction.atomic():
+    """Write the outcome if this worker still holds the claim. Joins the
+    caller's transaction when there is one (no savepoint: nothing to undo
+    apart from the caller's own work)."""
+    with transaction.atomic(savepoint=False):
         updated = Delivery.objects.filter(
             pk=delivery.pk, state=Delivery.State.PROCESSING, claimed_at=token
         ).update(state=state, claimed_at=None, **fields)
