@@ -107,6 +107,55 @@ def broker_backlog(url: str) -> tuple[int, int]:
     return client.llen("celery"), client.hlen("unacked")
 
 
+def _stat_fields(pid: int | str) -> list[str]:
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()
+
+
+def cpu_seconds(pgids: set[int]) -> float:
+    """User + system CPU of the live processes in these process groups."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = _stat_fields(entry)
+            except (FileNotFoundError, ProcessLookupError, IndexError):
+                continue
+            if int(fields[2]) in pgids:
+                total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu_seconds(name: str) -> float:
+    """CPU of a server's processes (by command name), with its reaped children's
+    (PostgreSQL forks a backend per connection: the postmaster adds them up)."""
+    processes = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/comm") as f:
+                    comm = f.read().strip()
+                fields = _stat_fields(entry)
+            except (FileNotFoundError, ProcessLookupError, IndexError):
+                continue
+            if comm == name:
+                processes[int(entry)] = fields
+    total = 0
+    for fields in processes.values():
+        total += int(fields[11]) + int(fields[12])
+        if int(fields[1]) not in processes:  # the server's parent process
+            total += int(fields[13]) + int(fields[14])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy CPU seconds, all CPU seconds) of the whole machine since boot."""
+    with open("/proc/stat") as f:
+        values = [int(v) for v in f.readline().split()[1:]]
+    idle = values[3] + values[4]
+    return (sum(values) - idle) / os.sysconf("SC_CLK_TCK"), sum(values) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -125,6 +174,7 @@ class Buyer:
             stdout=subprocess.PIPE,
             text=True,
             cwd=ROOT,
+            start_new_session=True,
         )
         line = self.proc.stdout.readline().split()
         if len(line) != 2 or line[0] != "listening":
@@ -345,7 +395,9 @@ def drain_wait(*, count: int, broker: str, timeout: float, beat: float) -> tuple
     return False, runs
 
 
-def report(*, count: int, receipts: dict, buyer_stats: dict, t_up: float, t_trigger: float):
+def report(
+    *, count: int, receipts: dict, buyer_stats: dict, t_up: float, t_trigger: float, cpu: dict
+):
     from django.db.models import Count
 
     from leads.models import Lead
@@ -407,6 +459,13 @@ def report(*, count: int, receipts: dict, buyer_stats: dict, t_up: float, t_trig
         f"buyer up → buyer delay        p50 {percentile(after_up, 50):.2f} s  "
         f"p95 {percentile(after_up, 95):.2f} s  max {max(after_up, default=float('nan')):.2f} s"
     )
+    window = cpu.pop("window")
+    machine = cpu.pop("whole machine")
+    others = machine - sum(cpu.values())
+    print(f"CPU during the drain          machine busy {machine / window * 100:.0f} %", end="")
+    print(f" of {window:.1f} core-seconds (trigger → all delivered)")
+    for name, sec in [*cpu.items(), ("rest of the machine (other users)", others)]:
+        print(f"  {name:<36}{sec:6.1f} s  {sec / count * 1000:6.2f} ms/lead")
     return not_once == 0 and len(firsts) == count
 
 
@@ -439,7 +498,8 @@ def main() -> int:
     # Intake only: each committed lead is routed and attempted in this process.
     os.environ["CELERY_TASK_ALWAYS_EAGER"] = "1"
 
-    print(f"load average before: {os.getloadavg()[0]:.2f}  (2 cores)")
+    started = datetime.now(UTC)
+    print(f"load average before: {os.getloadavg()[0]:.2f}  ({os.cpu_count()} cores)")
     database_reset(args.database_url)
     broker_reset(args.broker)
 
@@ -488,12 +548,40 @@ def main() -> int:
         workers.wait_ready(app, timeout=60)
         print(f"  workers ready after {time.time() - t_up:.1f} s")
         wait_cooldown(args.cooldown, timeout=args.cooldown + 5)
+        groups = {p.pid for p in workers.procs}
+        cpu_before = (
+            cpu_seconds(groups),
+            cpu_seconds({buyer.proc.pid}),
+            time.process_time(),
+            server_cpu_seconds("postgres"),
+            server_cpu_seconds("redis-server"),
+        )
+        busy_before = machine_busy()
         process_queue.apply_async()
         t_trigger = time.time()
         print(f"process_queue sent at +{t_trigger - t_up:.1f} s after buyer up")
         done, runs = drain_wait(
             count=args.leads, broker=args.broker, timeout=args.timeout, beat=args.beat
         )
+        busy_after = machine_busy()
+        cpu_after = (
+            cpu_seconds(groups),
+            cpu_seconds({buyer.proc.pid}),
+            time.process_time(),
+            server_cpu_seconds("postgres"),
+            server_cpu_seconds("redis-server"),
+        )
+        cpu = {
+            name: after - before
+            for name, before, after in zip(
+                ("celery workers", "fake buyer", "bench process", "PostgreSQL (all)", "Redis"),
+                cpu_before,
+                cpu_after,
+                strict=True,
+            )
+        }
+        cpu["whole machine"] = busy_after[0] - busy_before[0]
+        cpu["window"] = busy_after[1] - busy_before[1]  # all cores
         print(
             f"{'all delivered' if done else 'TIMEOUT'} at +{time.time() - t_trigger:.1f} s "
             f"after the trigger; process_queue sent {runs} time(s)"
@@ -512,9 +600,9 @@ def main() -> int:
         buyer_stats=buyer_stats,
         t_up=t_up,
         t_trigger=t_trigger,
+        cpu=cpu,
     )
-    print(f"load average after: {os.getloadavg()[0]:.2f}")
-    print(f"started {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, workers: {args.workers}")
+    print(f"load average after: {os.getloadavg()[0]:.2f}; started {started:%Y-%m-%d %H:%M} UTC")
     return 0 if ok and done else 1
 
 
