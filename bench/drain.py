@@ -148,6 +148,55 @@ def server_cpu_seconds(name: str) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+class BackendSampler:
+    """CPU of the PostgreSQL backends serving one database, sampled every
+    `interval` s in a thread (Celery opens a connection per task, so backends
+    come and go: each one's last reading counts; what it burns in its last
+    interval before exiting is missed)."""
+
+    def __init__(self, database: str, interval: float = 0.05) -> None:
+        import threading
+
+        self.tag = f" {database} ".encode()
+        self.interval = interval
+        self.mine: dict[int, bool] = {}
+        self.cpu: dict[int, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _scan(self) -> None:
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            pid = int(entry)
+            try:
+                if pid not in self.mine:
+                    with open(f"/proc/{pid}/cmdline", "rb") as f:
+                        line = f.read()
+                    self.mine[pid] = line.startswith(b"postgres: ") and self.tag in line
+                if self.mine[pid]:
+                    fields = _stat_fields(pid)
+                    self.cpu[pid] = int(fields[11]) + int(fields[12])
+            except (FileNotFoundError, ProcessLookupError, IndexError):
+                self.mine.setdefault(pid, False)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._scan()
+
+    def start(self) -> BackendSampler:
+        self._scan()
+        self.before = sum(self.cpu.values())
+        self._thread.start()
+        return self
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._scan()
+        return (sum(self.cpu.values()) - self.before) / os.sysconf("SC_CLK_TCK")
+
+
 def machine_busy() -> tuple[float, float]:
     """(busy CPU seconds, all CPU seconds) of the whole machine since boot."""
     with open("/proc/stat") as f:
@@ -461,10 +510,13 @@ def report(
     )
     window = cpu.pop("window")
     machine = cpu.pop("whole machine")
+    own_backends = cpu.pop("  of which this database's backends")
     others = machine - sum(cpu.values())
     print(f"CPU during the drain          machine busy {machine / window * 100:.0f} %", end="")
     print(f" of {window:.1f} core-seconds (trigger → all delivered)")
-    for name, sec in [*cpu.items(), ("rest of the machine (other users)", others)]:
+    rows = [*cpu.items(), ("rest of the machine (other users)", others)]
+    rows.insert(4, ("  of which this database (sampled)", own_backends))
+    for name, sec in rows:
         print(f"  {name:<36}{sec:6.1f} s  {sec / count * 1000:6.2f} ms/lead")
     return not_once == 0 and len(firsts) == count
 
@@ -557,6 +609,7 @@ def main() -> int:
             server_cpu_seconds("redis-server"),
         )
         busy_before = machine_busy()
+        sampler = BackendSampler(urlsplit(args.database_url).path.lstrip("/")).start()
         process_queue.apply_async()
         t_trigger = time.time()
         print(f"process_queue sent at +{t_trigger - t_up:.1f} s after buyer up")
@@ -564,6 +617,7 @@ def main() -> int:
             count=args.leads, broker=args.broker, timeout=args.timeout, beat=args.beat
         )
         busy_after = machine_busy()
+        own_backends = sampler.stop()
         cpu_after = (
             cpu_seconds(groups),
             cpu_seconds({buyer.proc.pid}),
@@ -580,6 +634,7 @@ def main() -> int:
                 strict=True,
             )
         }
+        cpu["  of which this database's backends"] = own_backends
         cpu["whole machine"] = busy_after[0] - busy_before[0]
         cpu["window"] = busy_after[1] - busy_before[1]  # all cores
         print(
