@@ -54,6 +54,9 @@ INSTALLED_APPS = [
     "leads",
     "routing",
     "billing",
+    "import_export",
+    # Legacy migration, CSV import/export, RGPD: on top of every other app.
+    "legacy",
 ]
 
 MIDDLEWARE = [
