@@ -122,7 +122,7 @@ def batch_rollback(*, name: str, user=None) -> dict[str, int]:
                 _, per_model = model.objects.filter(pk__in=[to_pk(i) for i in chunk]).delete()
             except (ProtectedError, RestrictedError) as exc:
                 blocking = getattr(exc, "protected_objects", None) or exc.restricted_objects
-                blockers = Counter(str(o._meta.verbose_name_plural) for o in blocking)
+                blockers = Counter(o._meta.label for o in blocking)
                 raise RollbackRefused(
                     f"batch {name!r} cannot be rolled back: {collection} rows are still "
                     "referenced by "

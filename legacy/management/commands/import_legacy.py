@@ -2,7 +2,6 @@
 python manage.py import_legacy --rollback BATCH"""
 
 import json
-import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -47,7 +46,8 @@ class Command(BaseCommand):
         )
 
         def progress(message: str) -> None:
-            print(message, file=sys.stderr, flush=True)
+            self.stderr.write(message)
+            self.stderr.flush()
 
         try:
             outcome = legacy_import(
