@@ -71,6 +71,7 @@ admin.site.unregister(Lead)
 @admin.register(Lead)
 class LeadAdmin(ImportMixin, ExportActionMixin, BillingLeadAdmin):
     resource_classes = [LeadImportResource]
+    import_export_change_list_template = "admin/import_export/change_list_import_export.html"
     actions = [*BillingLeadAdmin.actions, "erase_person"]
 
     def get_import_resource_classes(self, request):
