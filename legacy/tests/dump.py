@@ -269,11 +269,12 @@ def write_dump(directory: Path, *, leads: int = 30, seed: int = 7) -> Dump:
                 status=statuses[n % len(statuses)],
             )
         )
-    # A second lp_visit for one session: refused (once per session).
-    dump.events.append({**dump.events[0], "_id": oid(rng)})
-    # A lead with a phone we cannot accept and one with an unknown form.
-    dump.leads[1]["phone"] = "0611111111"
-    dump.leads[2]["form_code"] = "PV-999"
+    if leads >= 3:
+        # A second lp_visit for one session: refused (once per session).
+        dump.events.append({**dump.events[0], "_id": oid(rng)})
+        # A lead with a phone we cannot accept and one with an unknown form.
+        dump.leads[1]["phone"] = "0611111111"
+        dump.leads[2]["form_code"] = "PV-999"
     # Queue items for the leads the legacy system was still trying to send.
     for doc in dump.leads:
         if doc["status"] in ("pending", "queued"):
