@@ -10,6 +10,7 @@ keeping each admin's own behaviour and templates."""
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
+from import_export import resources
 from import_export.admin import ExportActionMixin, ImportMixin
 
 from billing.admin import LeadAdmin as BillingLeadAdmin
@@ -52,14 +53,35 @@ class LegacyRecordAdmin(ReadOnlyAdmin):
 
 # --- CSV export of every admin list ----------------------------------------------------
 
+# Never in an export: credentials (outbound CRM keys are shown masked in the
+# admin and must not leave it in full; password and key hashes neither).
+SECRET_FIELDS = {"password", "api_key", "crm_override_api_key", "key_hash"}
+# Models whose rows are credentials themselves.
+NOT_EXPORTED = {"authtoken.token", "authtoken.tokenproxy"}
+
+
+def export_resource(model) -> type[resources.ModelResource]:
+    secret = [f.name for f in model._meta.concrete_fields if f.name in SECRET_FIELDS]
+    meta = type("Meta", (), {"model": model, "exclude": secret})
+    return type(f"{model.__name__}ExportResource", (resources.ModelResource,), {"Meta": meta})
+
+
 for model, model_admin in list(admin.site._registry.items()):
-    if model is Lead or isinstance(model_admin, ExportActionMixin):
+    if (
+        model is Lead
+        or model._meta.label_lower in NOT_EXPORTED
+        or isinstance(model_admin, ExportActionMixin)
+    ):
         continue
     admin_class = type(model_admin)
     admin.site.unregister(model)
     admin.site.register(
         model,
-        type(admin_class.__name__, (ExportActionMixin, admin_class), {"__module__": __name__}),
+        type(
+            admin_class.__name__,
+            (ExportActionMixin, admin_class),
+            {"__module__": __name__, "resource_classes": [export_resource(model)]},
+        ),
     )
 
 

@@ -7,7 +7,7 @@ import re
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 
 from enersolar.models import ActivityLog
 from enersolar.tests.factories import UserFactory
@@ -141,6 +141,19 @@ def test_export_orders(staff, skip_export_form):
     rows = _export_selected(staff, "admin:routing_order_changelist", [order.pk])
     assert rows[0]["name"] == "Printemps"
     assert rows[0]["unit_price"] == "25,00"  # the admin's language: French
+    assert "api_key" not in rows[0]  # secrets never leave the admin
+
+
+def test_users_export_without_password_hashes(staff, skip_export_form):
+    user = UserFactory(username="viewer1")
+    rows = _export_selected(staff, "admin:auth_user_changelist", [user.pk])
+    assert rows[0]["username"] == "viewer1"
+    assert "password" not in rows[0]
+
+
+def test_tokens_are_not_exportable():
+    with pytest.raises(NoReverseMatch):
+        reverse("admin:authtoken_tokenproxy_export")
 
 
 @pytest.mark.parametrize(
