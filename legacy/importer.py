@@ -196,10 +196,20 @@ DOCUMENTED_FIELDS: dict[str, set[str]] = {
 
 S = Lead.Status
 # Legacy lead statuses → ours. Our own names are kept as they are, except
-# those our machinery would pick up and send (pending, queued): an imported
+# those our machinery would pick up and send (pending, queued, held): an imported
 # lead is never delivered by the import. Those become `failed` (staff can
 # "Relancer" them) unless their lead_queue item brings them back as `queued`.
-UNSENT_STATUSES = {"new", "nouveau", "pending", "queued", "processing", "retry", "en_attente"}
+UNSENT_STATUSES = {
+    "new",
+    "nouveau",
+    "pending",
+    "queued",
+    "processing",
+    "retry",
+    "en_attente",
+    # Held leads are re-routed when an order is activated: not legacy ones.
+    "pending_no_order",
+}
 LEAD_STATUS_ALIASES = {
     "sent": S.SUCCESS,
     "delivered": S.SUCCESS,
@@ -942,7 +952,7 @@ class Importer:
         raw_status = _text(doc.get("status")).lower()
         reasons = doc.get("reasons") if isinstance(doc.get("reasons"), list) else []
         reasons = [str(r) for r in reasons]
-        if raw_status in S.values and raw_status not in (S.PENDING, S.QUEUED):
+        if raw_status in S.values and raw_status not in UNSENT_STATUSES:
             status = raw_status
         elif raw_status in LEAD_STATUS_ALIASES:
             status = LEAD_STATUS_ALIASES[raw_status]

@@ -20,7 +20,7 @@ from routing.models import Delivery, Order
 from tracking.models import Form, LandingPage, TrackingEvent, VisitorSession
 from tracking.tests.factories import FormFactory, LandingPageFactory
 
-from .dump import write_dump
+from .dump import BASE_TIME, LeadDocMaker, write_dump
 
 pytestmark = pytest.mark.django_db
 
@@ -332,3 +332,24 @@ def test_a_broken_json_array_is_reported(tmp_path):
     docs = list(iter_documents(path))
     assert docs[0].doc["id"] == "a"
     assert docs[-1].doc is None and docs[-1].error.startswith("BROKEN_JSON")
+
+
+def test_held_new_and_unknown_statuses_are_not_left_for_our_machinery(dump, tmp_path):
+    run(dump.directory, "--collections", "crms,accounts,lps,forms")
+    maker = LeadDocMaker(3)
+    docs = [
+        maker.make(form=dump.forms[0], session_id=None, created_at=BASE_TIME, status=status)
+        for status in ("pending_no_order", "new", "archived?", "orphan")
+    ]
+    path = tmp_path / "leads.json"
+    path.write_text("\n".join(json.dumps(d) for d in docs))
+
+    run(path)
+
+    leads = [Lead.objects.get(pk=d["id"]) for d in docs]
+    assert [(lead.status, lead.reasons) for lead in leads] == [
+        ("failed", ["LEGACY_UNSENT:pending_no_order"]),
+        ("failed", ["LEGACY_UNSENT:new"]),
+        ("failed", ["LEGACY_STATUS:archived?"]),
+        ("orphan", []),
+    ]
