@@ -101,6 +101,10 @@ def main() -> None:
         size = sum(p.stat().st_size for p in directory.iterdir())
         print(f"dump: {args.leads:,} leads, {size / 1e6:,.0f} MB written in {generated:.0f} s")
 
+        def cpu_seconds() -> float:
+            usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+            return usage.ru_utime + usage.ru_stime
+
         def run(batch: str) -> tuple[float, dict]:
             started = time.monotonic()
             out = subprocess.run(
@@ -112,14 +116,17 @@ def main() -> None:
             )
             return time.monotonic() - started, json.loads(out.stdout)
 
+        cpu_before = cpu_seconds()
         elapsed, results = run("bench")
+        cpu = cpu_seconds() - cpu_before
         peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         leads = results["leads"]
         print(
             f"import: {leads['created']:,} leads created in {leads['seconds']:.0f} s "
             f"= {leads['created'] / leads['seconds']:,.0f} leads/s "
-            f"(whole command {elapsed:.0f} s); peak memory of the import process "
-            f"{peak_mb:,.0f} MB"
+            f"(whole command {elapsed:.0f} s, {cpu:.0f} s of CPU in the import process "
+            f"= {leads['created'] / cpu:,.0f} leads per CPU-second); "
+            f"peak memory of the import process {peak_mb:,.0f} MB"
         )
         if args.rerun:
             elapsed, results = run("bench-rerun")
