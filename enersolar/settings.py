@@ -10,6 +10,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+from import_export.formats import base_formats
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("ENERSOLAR_VAR_DIR", default=str(BASE_DIR / "var")))
@@ -54,6 +55,9 @@ INSTALLED_APPS = [
     "leads",
     "routing",
     "billing",
+    "import_export",
+    # Legacy migration, CSV import/export, RGPD: on top of every other app.
+    "legacy",
 ]
 
 MIDDLEWARE = [
@@ -280,3 +284,10 @@ LOGGING = {
 # --- Billing (SPEC §6) --------------------------------------------------------------
 # A buyer may return a delivered lead within this many days.
 RETURN_WINDOW_DAYS = env.int("RETURN_WINDOW_DAYS", default=7)
+
+# --- CSV import / export in the admin (django-import-export) ------------------------
+# Exporting a list needs its view permission; importing leads needs "add".
+IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
+IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "add"
+IMPORT_EXPORT_USE_TRANSACTIONS = True
+IMPORT_FORMATS = EXPORT_FORMATS = [base_formats.CSV]

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 from django.contrib import admin
+from django.contrib.contenttypes.models import ContentType
 from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
@@ -16,6 +17,7 @@ from billing.services import budget_topup, lead_return
 from enersolar.models import QualityMapping
 from enersolar.tests.factories import UserFactory
 from leads.services import lead_receive
+from legacy.models import ImportBatch, LegacyRecord
 from routing.models import (
     CRMHealth,
     DefaultPrice,
@@ -84,6 +86,15 @@ def superuser_client(client):
         product="PV",
         departement="75",
         amount=Decimal("25"),
+    )
+    batch = ImportBatch.objects.create(name="legacy-1", counts={"leads": {"total": 1}})
+    LegacyRecord.objects.create(
+        collection="leads",
+        legacy_id=str(lead.pk),
+        content_type=ContentType.objects.get_for_model(lead),
+        object_id=str(lead.pk),
+        batch=batch,
+        extra={"crm_response": {"code": 201}},
     )
     boss = UserFactory(username="boss", is_superuser=True)
     Token.objects.create(user=boss)

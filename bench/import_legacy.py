@@ -1,0 +1,141 @@
+"""Benchmark of the legacy import: a 1,000,000-lead mongoexport dump (JSON
+lines, Extended JSON) imported into a dedicated PostgreSQL database.
+
+    python bench/import_legacy.py [--leads 1000000] \
+        [--database-url postgres://postgres@127.0.0.1:5432/legacy_bench] [--rerun]
+
+The dump is streamed to a temporary directory (never held in memory), the
+database is created and migrated if needed and emptied of a previous run's
+batch, then `manage.py import_legacy` runs in a child process so its peak
+memory (ru_maxrss) is the import's alone. Prints rows/s and peak memory.
+"""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def _database(url: str) -> None:
+    """Create the benchmark database if it does not exist."""
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    admin_url = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def _write_dump(directory: Path, leads: int) -> float:
+    """Configuration collections from the test dump, then `leads` lead lines."""
+    from legacy.tests.dump import BASE_TIME, LeadDocMaker, write_dump
+
+    started = time.monotonic()
+    dump = write_dump(directory, leads=0)
+    for name in ("visitor_sessions", "tracking", "lead_queue", "audit_log"):
+        (directory / f"{name}.json").unlink(missing_ok=True)
+    maker = LeadDocMaker(seed=11)
+    statuses = ["success"] * 6 + ["duplicate", "failed", "invalid_phone", "sent"]
+    forms = [{**f, "_lp_code": lp["code"]} for f, lp in zip(dump.forms, dump.lps, strict=True)]
+    with (directory / "leads.json").open("w", buffering=1 << 20) as handle:
+        for n in range(leads):
+            doc = maker.make(
+                form=forms[n % 3],
+                session_id=None,
+                created_at=BASE_TIME + timedelta(seconds=n * 37),
+                status=statuses[n % len(statuses)],
+            )
+            handle.write(json.dumps(doc) + "\n")
+    return time.monotonic() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--leads", type=int, default=1_000_000)
+    parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/legacy_bench")
+    parser.add_argument("--rerun", action="store_true", help="also time an idempotent re-run")
+    args = parser.parse_args()
+
+    env = {
+        **os.environ,
+        "DATABASE_URL": args.database_url,
+        "DJANGO_SETTINGS_MODULE": "enersolar.settings",
+        "LOG_LEVEL": "WARNING",
+    }
+    os.environ.update(env)
+    _database(args.database_url)
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    subprocess.run([*manage, "migrate", "-v0"], check=True, env=env)
+    # A previous run's batch would make this one an idempotent no-op.
+    subprocess.run(
+        [
+            *manage,
+            "shell",
+            "-c",
+            "from legacy.models import ImportBatch as B; "
+            "from legacy.services import batch_rollback as r; "
+            "[r(name=b.name) for b in B.objects.filter(name__startswith='bench')]",
+        ],
+        check=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+
+    import django
+
+    django.setup()
+    with tempfile.TemporaryDirectory(prefix="legacy-bench-") as tmp:
+        directory = Path(tmp)
+        generated = _write_dump(directory, args.leads)
+        size = sum(p.stat().st_size for p in directory.iterdir())
+        print(f"dump: {args.leads:,} leads, {size / 1e6:,.0f} MB written in {generated:.0f} s")
+
+        def cpu_seconds() -> float:
+            usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+            return usage.ru_utime + usage.ru_stime
+
+        def run(batch: str) -> tuple[float, dict]:
+            started = time.monotonic()
+            out = subprocess.run(
+                [*manage, "import_legacy", str(directory), "--batch", batch, "--json"],
+                check=True,
+                env=env,
+                capture_output=True,
+                text=True,
+            )
+            return time.monotonic() - started, json.loads(out.stdout)
+
+        cpu_before = cpu_seconds()
+        elapsed, results = run("bench")
+        cpu = cpu_seconds() - cpu_before
+        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        leads = results["leads"]
+        print(
+            f"import: {leads['created']:,} leads created in {leads['seconds']:.0f} s "
+            f"= {leads['created'] / leads['seconds']:,.0f} leads/s "
+            f"(whole command {elapsed:.0f} s, {cpu:.0f} s of CPU in the import process "
+            f"= {leads['created'] / cpu:,.0f} leads per CPU-second); "
+            f"peak memory of the import process {peak_mb:,.0f} MB"
+        )
+        if args.rerun:
+            elapsed, results = run("bench-rerun")
+            leads = results["leads"]
+            print(
+                f"re-run: {leads['already_imported']:,} already imported, "
+                f"{leads['created']} created, {leads['total'] / leads['seconds']:,.0f} rows/s"
+            )
+
+
+if __name__ == "__main__":
+    main()

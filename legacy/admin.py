@@ -1,0 +1,135 @@
+"""The back office's top layer: import batches, CSV export of every list,
+CSV import of leads, and the RGPD erasure action.
+
+Apps below extend the Lead admin by unregistering and subclassing it
+(leads → routing → billing); this one does the same, and also adds
+django-import-export's export (a button exporting the filtered list, and an
+action exporting the selected rows) to every model admin registered so far,
+keeping each admin's own behaviour and templates."""
+
+from django.contrib import admin, messages
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext_lazy as _
+from import_export import resources
+from import_export.admin import ExportActionMixin, ImportMixin
+
+from billing.admin import LeadAdmin as BillingLeadAdmin
+from enersolar.admin_tools import ReadOnlyAdmin
+from leads.models import Lead
+
+from .models import ImportBatch, LegacyRecord
+from .resources import LeadExportResource, LeadImportResource
+from .rgpd import person_erase
+
+
+class LegacyRecordInline(admin.TabularInline):
+    model = LegacyRecord
+    extra = 0
+    max_num = 0
+    can_delete = False
+    fields = ["collection", "legacy_id", "object_id", "created", "extra"]
+    readonly_fields = fields
+    show_change_link = True
+
+    def get_queryset(self, request):
+        return super().get_queryset(request)[:0]  # a batch holds up to millions
+
+
+@admin.register(ImportBatch)
+class ImportBatchAdmin(ReadOnlyAdmin):
+    list_display = ["name", "started_at", "finished_at", "user", "source"]
+    search_fields = ["name"]
+    fields = ["name", "source", "started_at", "finished_at", "user", "counts"]
+
+
+@admin.register(LegacyRecord)
+class LegacyRecordAdmin(ReadOnlyAdmin):
+    list_display = ["collection", "legacy_id", "content_type", "object_id", "created", "batch"]
+    list_filter = ["collection", "created", "batch"]
+    search_fields = ["=legacy_id", "=object_id"]
+    list_select_related = ["batch", "content_type"]
+    show_full_result_count = False
+
+
+# --- CSV export of every admin list ----------------------------------------------------
+
+# Never in an export: credentials (outbound CRM keys are shown masked in the
+# admin and must not leave it in full; password and key hashes neither).
+SECRET_FIELDS = {"password", "api_key", "crm_override_api_key", "key_hash"}
+# Models whose rows are credentials themselves.
+NOT_EXPORTED = {"authtoken.token", "authtoken.tokenproxy"}
+
+
+def export_resource(model) -> type[resources.ModelResource]:
+    secret = [f.name for f in model._meta.concrete_fields if f.name in SECRET_FIELDS]
+    meta = type("Meta", (), {"model": model, "exclude": secret})
+    return type(f"{model.__name__}ExportResource", (resources.ModelResource,), {"Meta": meta})
+
+
+for model, model_admin in list(admin.site._registry.items()):
+    if (
+        model is Lead
+        or model._meta.label_lower in NOT_EXPORTED
+        or isinstance(model_admin, ExportActionMixin)
+    ):
+        continue
+    admin_class = type(model_admin)
+    admin.site.unregister(model)
+    admin.site.register(
+        model,
+        type(
+            admin_class.__name__,
+            (ExportActionMixin, admin_class),
+            {"__module__": __name__, "resource_classes": [export_resource(model)]},
+        ),
+    )
+
+
+# --- Leads: CSV import and export, RGPD erasure -------------------------------------------
+
+admin.site.unregister(Lead)
+
+
+@admin.register(Lead)
+class LeadAdmin(ImportMixin, ExportActionMixin, BillingLeadAdmin):
+    resource_classes = [LeadImportResource]
+    import_export_change_list_template = "admin/import_export/change_list_import_export.html"
+    actions = [*BillingLeadAdmin.actions, "erase_person"]
+
+    def get_import_resource_classes(self, request):
+        return [LeadImportResource]
+
+    def get_export_resource_classes(self, request):
+        return [LeadExportResource]
+
+    @admin.action(description=_("Erase these people's personal data (RGPD)"), permissions=["erase"])
+    def erase_person(self, request, queryset):
+        people = {(lead.phone or lead.phone_raw, lead.email) for lead in queryset}
+        if "confirm" not in request.POST:
+            return TemplateResponse(
+                request,
+                "admin/legacy/erase_person.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "opts": self.opts,
+                    "leads": queryset,
+                    "people": len(people),
+                    "title": _("Erase personal data"),
+                    "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                },
+            )
+        leads = 0
+        for phone, email in people:
+            leads += person_erase(
+                phone=phone or None, email=email or None, user=request.user, via="admin"
+            ).leads
+        self.message_user(
+            request,
+            _("%(people)d person(s) erased: %(leads)d lead(s) anonymised.")
+            % {"people": len(people), "leads": leads},
+            messages.SUCCESS,
+        )
+        return None
+
+    def has_erase_permission(self, request):
+        return request.user.has_perm("legacy.erase_person")
