@@ -3,7 +3,7 @@
 import csv
 import io
 
-from django.utils import formats, timezone
+from django.utils import formats, translation, timezone
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import getSampleStyleSheet
@@ -49,7 +49,9 @@ def statement_csv(statement: Statement) -> str:
 
 
 def _euros(amount) -> str:
-    return f"{formats.number_format(amount, 2, use_l10n=True, force_grouping=True)} €"
+    # The statement is a French document whatever the viewer's language.
+    with translation.override("fr"):
+        return f"{formats.number_format(amount, 2, use_l10n=True, force_grouping=True)} €"
 
 
 def statement_pdf(statement: Statement) -> bytes:

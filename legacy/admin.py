@@ -74,15 +74,21 @@ for model, model_admin in list(admin.site._registry.items()):
     ):
         continue
     admin_class = type(model_admin)
+    attrs = {
+        "__module__": __name__,
+        "resource_classes": [export_resource(model)],
+        # The admin's own change page (e.g. a form's brief link) wins over
+        # import-export's; with None, Django finds admin/<app>/<model>/… itself.
+        "change_form_template": admin_class.change_form_template,
+    }
+    if admin_class.change_list_template:
+        # Import-export's list template shows object tools only to users who
+        # may add, which would hide read-only pages' own buttons (process the
+        # queue, run the verification, issue statements): keep the page's
+        # template, which includes the export button itself.
+        attrs["import_export_change_list_template"] = None
     admin.site.unregister(model)
-    admin.site.register(
-        model,
-        type(
-            admin_class.__name__,
-            (ExportActionMixin, admin_class),
-            {"__module__": __name__, "resource_classes": [export_resource(model)]},
-        ),
-    )
+    admin.site.register(model, type(admin_class.__name__, (ExportActionMixin, admin_class), attrs))
 
 
 # --- Leads: CSV import and export, RGPD erasure -------------------------------------------
