@@ -3,7 +3,7 @@
 import csv
 import io
 
-from django.utils import formats, translation, timezone
+from django.utils import formats, timezone, translation
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import getSampleStyleSheet
