@@ -1,0 +1,613 @@
+"""Load benchmark of the public intake endpoints, against a bare Django view.
+
+    .venv/bin/python bench/intake.py [--duration 20] [--connections 16] [--workers N]
+        [--database-url postgres://postgres@127.0.0.1:5432/enersolar_bench] [--pool]
+
+Steps: drop and recreate a dedicated PostgreSQL database; migrate and seed_demo
+into it (DJANGO_SETTINGS_MODULE=bench.settings); pre-create a pool of visitor
+sessions; count the SQL queries of one request per endpoint (Django's test
+client); start gunicorn on a free port of 127.0.0.1; load each endpoint in turn
+with wrk for a fixed duration (Lua scripts in bench/lua/); stop gunicorn, even
+on error; print one table. See bench/README.md.
+
+Traffic goes only to 127.0.0.1, every load is bounded by wrk's -d, and the
+database URL must point to a loopback host and name a database with "bench"
+in it (the script drops it).
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+LUA_DIR = ROOT / "bench" / "lua"
+SETTINGS = "bench.settings"
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/enersolar_bench"
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+CPUS = os.cpu_count() or 1
+
+# Run as a script (bench/intake.py), the worktree itself must come first on the
+# path, before the editable install of the project.
+if str(ROOT) not in sys.path[:1]:
+    sys.path.insert(0, str(ROOT))
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    path: str
+    lua: str
+
+
+ENDPOINTS = {
+    "session": Endpoint("track/session", "/api/public/track/session", "session.lua"),
+    "event": Endpoint("track/event", "/api/public/track/event", "event.lua"),
+    "lead": Endpoint("leads", "/api/public/leads", "lead.lua"),
+    "bare": Endpoint("bench/bare", "/bench/bare", "bare.lua"),
+}
+
+
+@dataclass
+class Result:
+    requests: int = 0
+    duration_s: float = 0.0
+    p50_ms: float = 0.0
+    p95_ms: float = 0.0
+    p99_ms: float = 0.0
+    max_ms: float = 0.0
+    non2xx: int = 0
+    socket_errors: int = 0
+    first_error: str = ""
+    queries: int | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.duration_s if self.duration_s else 0.0
+
+
+class BenchError(RuntimeError):
+    pass
+
+
+# --- Database ---------------------------------------------------------------------
+
+
+def database_parts(url: str) -> dict:
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgres", "postgresql", "pgsql"):
+        raise BenchError(f"--database-url must be a PostgreSQL URL, got {parts.scheme!r}")
+    host = parts.hostname or "127.0.0.1"
+    if host not in LOOPBACK_HOSTS:
+        raise BenchError(f"the benchmark database must be on this machine, not {host!r}")
+    name = parts.path.lstrip("/")
+    if "bench" not in name:
+        raise BenchError(
+            f"refusing to drop database {name!r}: its name must contain 'bench' "
+            "(the benchmark recreates it from scratch)"
+        )
+    return {
+        "host": host,
+        "port": parts.port or 5432,
+        "user": unquote(parts.username or "postgres"),
+        "password": unquote(parts.password or ""),
+        "name": name,
+    }
+
+
+def database_reset(url: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    db = database_parts(url)
+    params = {"host": db["host"], "port": db["port"], "user": db["user"], "dbname": "postgres"}
+    if db["password"]:
+        params["password"] = db["password"]
+    with psycopg.connect(**params, autocommit=True, connect_timeout=10) as conn:
+        name = sql.Identifier(db["name"])
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
+
+
+# --- Django, in this process and in subprocesses -------------------------------------
+
+
+def django_env(database_url: str, *, pool: bool) -> dict:
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE=SETTINGS,
+        DATABASE_URL=database_url,
+        DATABASE_POOL="true" if pool else "false",
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),
+        DEBUG="false",
+    )
+    return env
+
+
+def manage(env: dict, *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if done.returncode != 0:
+        raise BenchError(f"manage.py {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return done.stdout
+
+
+def django_setup(database_url: str) -> None:
+    """Django in this process, on the benchmark database, without the pool
+    (this process only prepares data and counts queries)."""
+    os.environ.update(django_env(database_url, pool=False))
+    import django
+
+    django.setup()
+    import leads
+
+    if not Path(leads.__file__).resolve().is_relative_to(ROOT):
+        raise BenchError(f"leads is imported from {leads.__file__}, not from {ROOT}")
+
+
+def sessions_create(count: int) -> list[str]:
+    """Visitor sessions on LP-001 / PV-001 as track/session would open them,
+    with Facebook attribution (so an intake also looks up the quality tier)."""
+    import uuid
+
+    from django.db import connections
+
+    from tracking.models import Form, LandingPage, VisitorSession
+
+    landing_page = LandingPage.objects.get(code="LP-001")
+    form = Form.objects.get(code="PV-001")
+    if form.landing_page_id != landing_page.id:
+        raise BenchError("seed_demo no longer links LP-001 to PV-001")
+    sessions = [
+        VisitorSession(
+            visitor_id=str(uuid.uuid4()),
+            landing_page=landing_page,
+            form=form,
+            account_id=landing_page.account_id,
+            lp_code=landing_page.code,
+            form_code=form.code,
+            liaison_code=f"{landing_page.code}_{form.code}",
+            referrer="https://www.facebook.com/",
+            user_agent="Mozilla/5.0 (bench)",
+            ip="127.0.0.1",
+            utm_source="facebook",
+            utm_medium="cpc",
+            utm_campaign=f"pv_bench_{i % 5 + 1}",
+        )
+        for i in range(count)
+    ]
+    VisitorSession.objects.bulk_create(sessions, batch_size=500)
+    connections.close_all()
+    return [str(s.id) for s in sessions]
+
+
+def sample_bodies(session_id: str) -> dict[str, dict]:
+    """One body per endpoint, of the shape the Lua scripts send."""
+    lead = {
+        "session_id": session_id,
+        "form_code": "PV-001",
+        "phone": "0645127836",
+        "civilite": "Mme",
+        "nom": "Lefèvre",
+        "prenom": "Hélène",
+        "email": "lead.sample@example.com",
+        "departement": "69",
+        "code_postal": "69003",
+        "ville": "Lyon",
+        "type_logement": "maison",
+        "statut_occupant": "proprietaire",
+        "facture_electricite": "150-200",
+        "rgpd_consent": True,
+        "newsletter": False,
+        "lp_code": "LP-001",
+        "liaison_code": "LP-001_PV-001",
+    }
+    return {
+        "session": {
+            "lp_code": "LP-001",
+            "visitor_id": "5b1e0c6a-0000-4000-a000-000000000001",
+            "referrer": "https://www.facebook.com/",
+            "user_agent": "Mozilla/5.0 (bench)",
+            "utm_source": "facebook",
+            "utm_medium": "cpc",
+            "utm_campaign": "pv_bench_1",
+        },
+        "event": {
+            "session_id": session_id,
+            "event_type": "form_step",
+            "data": {"step": 2, "field": "departement"},
+        },
+        "lead": lead,
+        "bare": lead,
+    }
+
+
+def queries_count(session_id: str, names: list[str]) -> dict[str, dict]:
+    """SQL statements of one request per endpoint, through the whole stack
+    (middleware, DRF, services) with Django's test client. BEGIN and COMMIT
+    are counted; the health check of a persistent connection is not (psycopg
+    runs it directly, outside Django's cursor wrapper)."""
+    from django.db import connection, connections
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client(HTTP_HOST="127.0.0.1", REMOTE_ADDR="127.0.0.1")
+    bodies = sample_bodies(session_id)
+    out = {}
+    for name in names:
+        with CaptureQueriesContext(connection) as captured:
+            response = client.post(
+                ENDPOINTS[name].path, json.dumps(bodies[name]), content_type="application/json"
+            )
+        out[name] = {
+            "count": len(captured.captured_queries),
+            "status_code": response.status_code,
+            "answer": response.content.decode()[:300],
+            "sql": [q["sql"] for q in captured.captured_queries],
+        }
+        if response.status_code != 200:
+            raise BenchError(f"{ENDPOINTS[name].path} answered {response.status_code}: {out[name]}")
+    connections.close_all()
+    return out
+
+
+def lead_statuses(since: datetime.datetime) -> dict[str, int]:
+    """How the leads of the load were classified (a check that the bodies vary)."""
+    from django.db import connections
+    from django.db.models import Count
+
+    from leads.models import Lead
+
+    rows = (
+        Lead.objects.filter(created_at__gte=since, form_code="PV-001")
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .order_by("-n")
+    )
+    statuses = dict(rows)
+    connections.close_all()
+    return statuses
+
+
+def database_sizes() -> dict[str, int]:
+    from django.db import connections
+
+    from leads.models import Lead
+    from tracking.models import TrackingEvent, VisitorSession
+
+    sizes = {
+        "sessions": VisitorSession.objects.count(),
+        "events": TrackingEvent.objects.count(),
+        "leads": Lead.objects.count(),
+    }
+    connections.close_all()
+    return sizes
+
+
+# --- gunicorn -------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def gunicorn_start(env: dict, port: int, workers: int, log_path: Path) -> subprocess.Popen:
+    cmd = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "enersolar.wsgi:application",
+        "--env",
+        f"DJANGO_SETTINGS_MODULE={SETTINGS}",
+        "--chdir",
+        str(ROOT),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "sync",
+        "--timeout",
+        "60",
+        "--graceful-timeout",
+        "10",
+        "--log-level",
+        "warning",
+    ]
+    with open(log_path, "ab") as log:
+        # Its own process group, so that only what this script started is ended.
+        return subprocess.Popen(
+            cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
+def gunicorn_wait(proc: subprocess.Popen, port: int, log_path: Path, timeout: float = 60) -> None:
+    url = f"http://127.0.0.1:{port}/api/forms/config/departements"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise BenchError(f"gunicorn exited ({proc.returncode}):\n{tail(log_path)}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.3)
+    raise BenchError(f"gunicorn did not answer within {timeout:.0f} s:\n{tail(log_path)}")
+
+
+def gunicorn_stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is not None:
+        return
+    proc.terminate()  # the master stops its workers gracefully
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # the group this script created
+        proc.wait(timeout=10)
+
+
+def tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+# --- wrk --------------------------------------------------------------------------------
+
+RESULT_LINE = re.compile(r"^BENCH_RESULT (.*)$", re.MULTILINE)
+ERROR_LINE = re.compile(r"^BENCH_FIRST_ERROR (.*)$", re.MULTILINE)
+
+
+def wrk_run(
+    endpoint: Endpoint, *, port: int, duration: int, connections: int, threads: int, sessions: Path
+) -> Result:
+    cmd = [
+        "wrk",
+        "--threads",
+        str(threads),
+        "--connections",
+        str(connections),
+        "--duration",
+        f"{duration}s",
+        "--timeout",
+        "10s",
+        "--script",
+        str(LUA_DIR / endpoint.lua),
+        f"http://127.0.0.1:{port}{endpoint.path}",
+        "--",
+        str(sessions),
+    ]
+    done = subprocess.run(
+        cmd,
+        env={**os.environ, "BENCH_LUA_DIR": str(LUA_DIR)},
+        capture_output=True,
+        text=True,
+        timeout=duration + 60,
+    )
+    match = RESULT_LINE.search(done.stdout)
+    if done.returncode != 0 or match is None:
+        raise BenchError(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    values = {k: int(v) for k, v in (kv.split("=") for kv in match.group(1).split())}
+    error = ERROR_LINE.search(done.stdout)
+    return Result(
+        requests=values["requests"],
+        duration_s=values["duration_us"] / 1e6,
+        p50_ms=values["p50_us"] / 1000,
+        p95_ms=values["p95_us"] / 1000,
+        p99_ms=values["p99_us"] / 1000,
+        max_ms=values["max_us"] / 1000,
+        non2xx=values["non2xx"],
+        socket_errors=sum(
+            values[k] for k in ("connect_errors", "read_errors", "write_errors", "timeouts")
+        ),
+        first_error=error.group(1) if error else "",
+    )
+
+
+# --- Report -----------------------------------------------------------------------------
+
+
+def table(results: dict[str, Result]) -> str:
+    header = (
+        f"{'endpoint':<15} {'requests/s':>10} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
+        f"{'non-2xx':>8} {'errors':>7} {'queries':>8}"
+    )
+    lines = [header, "-" * len(header)]
+    for name, r in results.items():
+        queries = "-" if r.queries is None else str(r.queries)
+        lines.append(
+            f"{ENDPOINTS[name].name:<15} {r.rps:>10.1f} {r.p50_ms:>8.1f} {r.p95_ms:>8.1f} "
+            f"{r.p99_ms:>8.1f} {r.non2xx:>8} {r.socket_errors:>7} {queries:>8}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=20, help="seconds per endpoint (20)")
+    parser.add_argument("--warmup", type=int, default=3, help="warm-up seconds per endpoint (3)")
+    parser.add_argument("--connections", type=int, default=16, help="wrk connections (16)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="wrk threads (default: cores, at most --connections)",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=2 * CPUS + 1, help=f"gunicorn sync workers ({2 * CPUS + 1})"
+    )
+    parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
+    parser.add_argument(
+        "--pool", action="store_true", help="psycopg's connection pool instead of persistent ones"
+    )
+    parser.add_argument("--sessions", type=int, default=2000, help="visitor sessions (2000)")
+    parser.add_argument(
+        "--endpoints", default=",".join(ENDPOINTS), help=f"subset of {','.join(ENDPOINTS)}"
+    )
+    parser.add_argument("--show-sql", action="store_true", help="print each endpoint's queries")
+    parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
+    args = parser.parse_args(argv)
+
+    names = [n.strip() for n in args.endpoints.split(",") if n.strip()]
+    unknown = set(names) - set(ENDPOINTS)
+    if unknown or not names:
+        parser.error(f"unknown endpoints {sorted(unknown)}; choose among {list(ENDPOINTS)}")
+    if args.duration < 1 or args.connections < 1 or args.workers < 1:
+        parser.error("--duration, --connections and --workers must be positive")
+    threads = args.threads or max(1, min(CPUS, args.connections))
+
+    if shutil.which("wrk") is None:
+        print(
+            "wrk is not installed. Install it with:\n    apt-get install -y wrk\n"
+            "(on macOS: brew install wrk)",
+            file=sys.stderr,
+        )
+        return 2
+
+    mode = (
+        "psycopg pool (DATABASE_POOL=true: min 2, max 10 per process)"
+        if args.pool
+        else "persistent connections (CONN_MAX_AGE=60, CONN_HEALTH_CHECKS)"
+    )
+    print(
+        f"EnerSolar intake benchmark — {datetime.datetime.now():%Y-%m-%d %H:%M}, "
+        f"{platform.node()}, {CPUS} cores, Python {platform.python_version()}"
+    )
+    print(
+        f"gunicorn: {args.workers} sync workers | wrk: {threads} threads, "
+        f"{args.connections} connections, {args.warmup}+{args.duration} s per endpoint"
+    )
+    print(f"database: {mode}")
+
+    work = Path(tempfile.mkdtemp(prefix="enersolar-bench-"))
+    log_path = work / "gunicorn.log"
+    proc = None
+    try:
+        print(f"-- reset database {database_parts(args.database_url)['name']}", flush=True)
+        database_reset(args.database_url)
+        env = django_env(args.database_url, pool=args.pool)
+        print("-- migrate + seed_demo", flush=True)
+        manage(env, "migrate", "--noinput")
+        manage(env, "seed_demo")
+
+        django_setup(args.database_url)
+        print(f"-- {args.sessions} visitor sessions", flush=True)
+        session_ids = sessions_create(args.sessions)
+        sessions_file = work / "sessions.txt"
+        sessions_file.write_text("\n".join(session_ids) + "\n")
+        queries = queries_count(session_ids[0], names)
+
+        port = free_port()
+        print(f"-- gunicorn on 127.0.0.1:{port}", flush=True)
+        proc = gunicorn_start(env, port, args.workers, log_path)
+        gunicorn_wait(proc, port, log_path)
+
+        results: dict[str, Result] = {}
+        load_started = datetime.datetime.now(datetime.UTC)
+        for name in names:
+            endpoint = ENDPOINTS[name]
+            print(
+                f"-- {endpoint.name}: warm-up {args.warmup} s, load {args.duration} s", flush=True
+            )
+            run = {
+                "port": port,
+                "connections": args.connections,
+                "threads": threads,
+                "sessions": sessions_file,
+            }
+            if args.warmup:
+                wrk_run(endpoint, duration=args.warmup, **run)
+            result = wrk_run(endpoint, duration=args.duration, **run)
+            result.queries = queries[name]["count"]
+            results[name] = result
+            if proc.poll() is not None:
+                raise BenchError(f"gunicorn died during {endpoint.name}:\n{tail(log_path)}")
+
+        gunicorn_stop(proc)
+        statuses = lead_statuses(load_started) if "lead" in names else {}
+        sizes = database_sizes()
+    except BenchError as exc:
+        print(f"\nbenchmark failed: {exc}", file=sys.stderr)
+        if proc is not None:
+            print(f"gunicorn's log (last lines):\n{tail(log_path)}", file=sys.stderr)
+        return 1
+    finally:
+        if proc is not None:
+            gunicorn_stop(proc)
+        shutil.rmtree(work, ignore_errors=True)
+
+    print()
+    print(table(results))
+    if "lead" in results and "bare" in results and results["bare"].rps:
+        ratio = 100 * results["lead"].rps / results["bare"].rps
+        verdict = "met" if ratio >= 50 else "NOT met"
+        print(
+            f"\nleads / bare: {ratio:.1f} % of the bare view's throughput "
+            f"(target ≥ 50 %: {verdict})"
+        )
+    print(
+        "queries: SQL statements Django runs for one request (test client), BEGIN and COMMIT\n"
+        "included; not counted: the persistent mode's health check (a SELECT 1 before the\n"
+        "first query of each request)."
+    )
+    if statuses:
+        total = sum(statuses.values())
+        shares = ", ".join(f"{s} {100 * n / total:.1f} %" for s, n in statuses.items())
+        print(f"leads stored by the load: {total} ({shares})")
+    print(f"rows at the end: {sizes}")
+    for name, r in results.items():
+        if r.first_error:
+            print(f"first error on {ENDPOINTS[name].name}: {r.first_error}")
+    if args.show_sql:
+        for name in names:
+            print(f"\n{ENDPOINTS[name].name}: {queries[name]['count']} queries")
+            for sql in queries[name]["sql"]:
+                print(f"  {sql[:300]}")
+
+    if args.json:
+        payload = {
+            "date": datetime.datetime.now().isoformat(timespec="seconds"),
+            "cores": CPUS,
+            "mode": "pool" if args.pool else "persistent",
+            "workers": args.workers,
+            "connections": args.connections,
+            "threads": threads,
+            "duration": args.duration,
+            "results": {
+                name: {**{k: v for k, v in vars(r).items() if k != "extra"}, "rps": r.rps}
+                for name, r in results.items()
+            },
+            "lead_statuses": statuses,
+        }
+        args.json.write_text(json.dumps(payload, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,31 @@
+"""The project's URLs plus the baseline: a bare Django view doing one INSERT."""
+
+import json
+import time
+
+from django.http import JsonResponse
+from django.urls import include, path
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from leads.models import Lead
+
+
+@csrf_exempt
+@require_POST
+def bare_lead(request):
+    """Same stack (WSGI, middleware, ORM, table), none of DRF or the intake
+    logic: parse the JSON body and insert one lead."""
+    data = json.loads(request.body or b"{}")
+    Lead.objects.create(
+        status=Lead.Status.ORPHAN,
+        register_date=int(time.time()),
+        phone=str(data.get("phone") or "")[:20],
+    )
+    return JsonResponse({"ok": True})
+
+
+urlpatterns = [
+    path("bench/bare", bare_lead, name="bench-bare"),
+    path("", include("enersolar.urls")),
+]
