@@ -21,6 +21,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -74,11 +75,19 @@ class Result:
     socket_errors: int = 0
     first_error: str = ""
     queries: int | None = None
-    extra: dict = field(default_factory=dict)
+    cpu: dict[str, float] = field(default_factory=dict)
 
     @property
     def rps(self) -> float:
         return self.requests / self.duration_s if self.duration_s else 0.0
+
+    def cpu_ms_per_request(self, part: str) -> float:
+        return 1000 * self.cpu.get(part, 0.0) / self.requests if self.requests else 0.0
+
+    def cpu_share(self, part: str) -> float:
+        """Share of the machine's CPU capacity during the load, in %."""
+        capacity = self.cpu.get("capacity") or 0.0
+        return 100 * self.cpu.get(part, 0.0) / capacity if capacity else 0.0
 
 
 class BenchError(RuntimeError):
@@ -378,6 +387,91 @@ def tail(path: Path, lines: int = 30) -> str:
         return ""
 
 
+# --- CPU accounting ---------------------------------------------------------------------
+# The machine is small (and may be shared): the load generator, the application
+# and PostgreSQL compete for the same cores. /proc tells where the CPU went
+# during each load: gunicorn's processes, PostgreSQL's (the backends of the
+# benchmark database and the server's own background processes), wrk, and
+# everything else, which is interference.
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _proc_ticks(pid: int) -> tuple[int, int]:
+    """(parent pid, user + system ticks) of one process, or (0, 0) if gone."""
+    stat = _read(f"/proc/{pid}/stat")
+    if not stat:
+        return 0, 0
+    fields = stat.rsplit(")", 1)[1].split()
+    return int(fields[1]), int(fields[11]) + int(fields[12])
+
+
+def _machine_ticks() -> tuple[int, int]:
+    """(busy, total) ticks of the whole machine since boot."""
+    values = [int(v) for v in _read("/proc/stat").splitlines()[0].split()[1:9]]
+    user, nice, system, idle, iowait, irq, softirq, steal = values
+    busy = user + nice + system + irq + softirq + steal
+    return busy, busy + idle + iowait
+
+
+@dataclass
+class CpuSample:
+    busy: int
+    total: int
+    app: int
+    postgres: int
+
+
+def cpu_sample(app_pid: int, database: str) -> CpuSample:
+    app = postgres = 0
+    parents: dict[int, int] = {}
+    ticks: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            pid = int(entry)
+            parents[pid], ticks[pid] = _proc_ticks(pid)
+    app_tree = {app_pid}
+    for pid, parent in parents.items():
+        if parent == app_pid:
+            app_tree.add(pid)
+    for pid, used in ticks.items():
+        if pid in app_tree:
+            app += used
+            continue
+        cmdline = _read(f"/proc/{pid}/cmdline").replace("\0", " ")
+        if cmdline.startswith("postgres:"):
+            # Backends of our database, and the server's background processes
+            # (client backends and autovacuum workers of other databases are not ours).
+            background = "(" not in cmdline and "autovacuum worker" not in cmdline
+            if f" {database} " in cmdline or background:
+                postgres += used
+    busy, total = _machine_ticks()
+    return CpuSample(busy, total, app, postgres)
+
+
+def cpu_split(before: CpuSample, after: CpuSample, wrk_seconds: float) -> dict[str, float]:
+    """Seconds of CPU used during the load by the app, PostgreSQL, wrk and the rest,
+    and the capacity of the machine over that time."""
+    busy = (after.busy - before.busy) / CLOCK_TICKS
+    app = (after.app - before.app) / CLOCK_TICKS
+    postgres = (after.postgres - before.postgres) / CLOCK_TICKS
+    return {
+        "capacity": (after.total - before.total) / CLOCK_TICKS,
+        "app": app,
+        "postgres": postgres,
+        "wrk": wrk_seconds,
+        "other": max(0.0, busy - app - postgres - wrk_seconds),
+    }
+
+
 # --- wrk --------------------------------------------------------------------------------
 
 RESULT_LINE = re.compile(r"^BENCH_RESULT (.*)$", re.MULTILINE)
@@ -385,7 +479,15 @@ ERROR_LINE = re.compile(r"^BENCH_FIRST_ERROR (.*)$", re.MULTILINE)
 
 
 def wrk_run(
-    endpoint: Endpoint, *, port: int, duration: int, connections: int, threads: int, sessions: Path
+    endpoint: Endpoint,
+    *,
+    port: int,
+    duration: int,
+    connections: int,
+    threads: int,
+    sessions: Path,
+    app_pid: int,
+    database: str,
 ) -> Result:
     cmd = [
         "wrk",
@@ -403,6 +505,8 @@ def wrk_run(
         "--",
         str(sessions),
     ]
+    cpu_before = cpu_sample(app_pid, database)
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(
         cmd,
         env={**os.environ, "BENCH_LUA_DIR": str(LUA_DIR)},
@@ -410,6 +514,11 @@ def wrk_run(
         text=True,
         timeout=duration + 60,
     )
+    children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wrk_cpu = (children_after.ru_utime - children_before.ru_utime) + (
+        children_after.ru_stime - children_before.ru_stime
+    )
+    cpu = cpu_split(cpu_before, cpu_sample(app_pid, database), wrk_cpu)
     match = RESULT_LINE.search(done.stdout)
     if done.returncode != 0 or match is None:
         raise BenchError(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
@@ -427,6 +536,7 @@ def wrk_run(
             values[k] for k in ("connect_errors", "read_errors", "write_errors", "timeouts")
         ),
         first_error=error.group(1) if error else "",
+        cpu=cpu,
     )
 
 
@@ -435,15 +545,24 @@ def wrk_run(
 
 def table(results: dict[str, Result]) -> str:
     header = (
-        f"{'endpoint':<15} {'requests/s':>10} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
-        f"{'non-2xx':>8} {'errors':>7} {'queries':>8}"
+        f"{'endpoint':<14} {'requests/s':>10} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} "
+        f"{'non-2xx':>7} {'queries':>7} | {'app':>5} {'pg':>5} {'wrk':>5} | "
+        f"{'app':>4} {'pg':>4} {'wrk':>4} {'other':>5}"
     )
-    lines = [header, "-" * len(header)]
+    over = (
+        f"{'':<14} {'':>10} {'':>7} {'':>7} {'':>7} {'':>7} {'':>7} | "
+        f"{'CPU ms/request':^17} | {'CPU, % of the machine':^20}"
+    )
+    lines = [over, header, "-" * len(header)]
     for name, r in results.items():
         queries = "-" if r.queries is None else str(r.queries)
         lines.append(
-            f"{ENDPOINTS[name].name:<15} {r.rps:>10.1f} {r.p50_ms:>8.1f} {r.p95_ms:>8.1f} "
-            f"{r.p99_ms:>8.1f} {r.non2xx:>8} {r.socket_errors:>7} {queries:>8}"
+            f"{ENDPOINTS[name].name:<14} {r.rps:>10.1f} {r.p50_ms:>7.1f} {r.p95_ms:>7.1f} "
+            f"{r.p99_ms:>7.1f} {r.non2xx:>7} {queries:>7} | "
+            f"{r.cpu_ms_per_request('app'):>5.2f} {r.cpu_ms_per_request('postgres'):>5.2f} "
+            f"{r.cpu_ms_per_request('wrk'):>5.2f} | "
+            f"{r.cpu_share('app'):>4.0f} {r.cpu_share('postgres'):>4.0f} "
+            f"{r.cpu_share('wrk'):>4.0f} {r.cpu_share('other'):>5.0f}"
         )
     return "\n".join(lines)
 
@@ -504,6 +623,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.connections} connections, {args.warmup}+{args.duration} s per endpoint"
     )
     print(f"database: {mode}")
+    print("load average before the run: " + " ".join(f"{v:.2f}" for v in os.getloadavg()))
 
     work = Path(tempfile.mkdtemp(prefix="enersolar-bench-"))
     log_path = work / "gunicorn.log"
@@ -536,6 +656,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"-- {endpoint.name}: warm-up {args.warmup} s, load {args.duration} s", flush=True
             )
             run = {
+                "app_pid": proc.pid,
+                "database": database_parts(args.database_url)["name"],
                 "port": port,
                 "connections": args.connections,
                 "threads": threads,
@@ -581,9 +703,20 @@ def main(argv: list[str] | None = None) -> int:
         shares = ", ".join(f"{s} {100 * n / total:.1f} %" for s, n in statuses.items())
         print(f"leads stored by the load: {total} ({shares})")
     print(f"rows at the end: {sizes}")
+    print(
+        "CPU: user+system time during the load of gunicorn's processes (app), PostgreSQL's\n"
+        "(pg), wrk, and everything else on the machine (other: interference, should be ~0)."
+    )
     for name, r in results.items():
+        if r.socket_errors:
+            print(f"socket errors on {ENDPOINTS[name].name}: {r.socket_errors}")
         if r.first_error:
             print(f"first error on {ENDPOINTS[name].name}: {r.first_error}")
+        if r.cpu_share("other") > 10:
+            print(
+                f"warning: other processes used {r.cpu_share('other'):.0f} % of the machine "
+                f"during {ENDPOINTS[name].name}: its figures are understated"
+            )
     if args.show_sql:
         for name in names:
             print(f"\n{ENDPOINTS[name].name}: {queries[name]['count']} queries")
@@ -599,10 +732,7 @@ def main(argv: list[str] | None = None) -> int:
             "connections": args.connections,
             "threads": threads,
             "duration": args.duration,
-            "results": {
-                name: {**{k: v for k, v in vars(r).items() if k != "extra"}, "rps": r.rps}
-                for name, r in results.items()
-            },
+            "results": {name: {**vars(r), "rps": r.rps} for name, r in results.items()},
             "lead_statuses": statuses,
         }
         args.json.write_text(json.dumps(payload, indent=2))
