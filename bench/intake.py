@@ -43,9 +43,14 @@ LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 CPUS = os.cpu_count() or 1
 
 # Run as a script (bench/intake.py), the worktree itself must come first on the
-# path, before the editable install of the project.
+# path, and the editable install of the project must not reach into another
+# checkout (see bench/worktree.py).
 if str(ROOT) not in sys.path[:1]:
     sys.path.insert(0, str(ROOT))
+
+from bench.worktree import foreign_modules, isolate  # noqa: E402
+
+isolate()
 
 
 @dataclass(frozen=True)
@@ -150,7 +155,7 @@ def django_env(database_url: str, *, pool: bool) -> dict:
 
 def manage(env: dict, *args: str) -> str:
     done = subprocess.run(
-        [sys.executable, "manage.py", *args],
+        [sys.executable, "-m", "bench.worktree", "manage", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -169,10 +174,8 @@ def django_setup(database_url: str) -> None:
     import django
 
     django.setup()
-    import leads
-
-    if not Path(leads.__file__).resolve().is_relative_to(ROOT):
-        raise BenchError(f"leads is imported from {leads.__file__}, not from {ROOT}")
+    if foreign := foreign_modules():
+        raise BenchError("modules imported from outside the worktree: " + ", ".join(foreign))
 
 
 def sessions_create(count: int) -> list[str]:
@@ -327,6 +330,7 @@ def gunicorn_start(env: dict, port: int, workers: int, log_path: Path) -> subpro
     cmd = [
         sys.executable,
         "-m",
+        "bench.worktree",
         "gunicorn",
         "enersolar.wsgi:application",
         "--env",
@@ -426,25 +430,20 @@ def _machine_ticks() -> tuple[int, int]:
 class CpuSample:
     busy: int
     total: int
-    app: int
-    postgres: int
+    ticks: dict[int, tuple[str, int]]  # pid: (app or postgres, user + system ticks)
 
 
 def cpu_sample(app_pid: int, database: str) -> CpuSample:
-    app = postgres = 0
     parents: dict[int, int] = {}
-    ticks: dict[int, int] = {}
+    used: dict[int, int] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             pid = int(entry)
-            parents[pid], ticks[pid] = _proc_ticks(pid)
-    app_tree = {app_pid}
-    for pid, parent in parents.items():
-        if parent == app_pid:
-            app_tree.add(pid)
-    for pid, used in ticks.items():
-        if pid in app_tree:
-            app += used
+            parents[pid], used[pid] = _proc_ticks(pid)
+    ticks = {}
+    for pid, value in used.items():
+        if pid == app_pid or parents[pid] == app_pid:
+            ticks[pid] = ("app", value)
             continue
         cmdline = _read(f"/proc/{pid}/cmdline").replace("\0", " ")
         if cmdline.startswith("postgres:"):
@@ -452,17 +451,22 @@ def cpu_sample(app_pid: int, database: str) -> CpuSample:
             # (client backends and autovacuum workers of other databases are not ours).
             background = "(" not in cmdline and "autovacuum worker" not in cmdline
             if f" {database} " in cmdline or background:
-                postgres += used
+                ticks[pid] = ("postgres", value)
     busy, total = _machine_ticks()
-    return CpuSample(busy, total, app, postgres)
+    return CpuSample(busy, total, ticks)
 
 
 def cpu_split(before: CpuSample, after: CpuSample, wrk_seconds: float) -> dict[str, float]:
     """Seconds of CPU used during the load by the app, PostgreSQL, wrk and the rest,
-    and the capacity of the machine over that time."""
+    and the capacity of the machine over that time. A process that ended during
+    the load (a backend whose connection expired) loses its last ticks; one that
+    started counts from zero."""
+    parts = {"app": 0, "postgres": 0}
+    for pid, (part, value) in after.ticks.items():
+        earlier = before.ticks.get(pid)
+        parts[part] += value - (earlier[1] if earlier and earlier[0] == part else 0)
     busy = (after.busy - before.busy) / CLOCK_TICKS
-    app = (after.app - before.app) / CLOCK_TICKS
-    postgres = (after.postgres - before.postgres) / CLOCK_TICKS
+    app, postgres = parts["app"] / CLOCK_TICKS, parts["postgres"] / CLOCK_TICKS
     return {
         "capacity": (after.total - before.total) / CLOCK_TICKS,
         "app": app,

@@ -3,12 +3,20 @@
 import json
 import time
 
+from django.core.exceptions import ImproperlyConfigured
 from django.http import JsonResponse
 from django.urls import include, path
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from bench.worktree import foreign_modules
 from leads.models import Lead
+
+# Loaded once per process, after the apps: refuse to measure another checkout's code.
+if foreign := foreign_modules():
+    raise ImproperlyConfigured(
+        "the benchmark runs modules from outside its worktree: " + ", ".join(foreign)
+    )
 
 
 @csrf_exempt
