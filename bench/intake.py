@@ -431,6 +431,7 @@ class CpuSample:
     busy: int
     total: int
     ticks: dict[int, tuple[str, int]]  # pid: (app or postgres, user + system ticks)
+    backends: int = 0  # PostgreSQL client backends connected to the benchmark database
 
 
 def cpu_sample(app_pid: int, database: str) -> CpuSample:
@@ -441,6 +442,7 @@ def cpu_sample(app_pid: int, database: str) -> CpuSample:
             pid = int(entry)
             parents[pid], used[pid] = _proc_ticks(pid)
     ticks = {}
+    backends = 0
     for pid, value in used.items():
         if pid == app_pid or parents[pid] == app_pid:
             ticks[pid] = ("app", value)
@@ -452,8 +454,27 @@ def cpu_sample(app_pid: int, database: str) -> CpuSample:
             background = "(" not in cmdline and "autovacuum worker" not in cmdline
             if f" {database} " in cmdline or background:
                 ticks[pid] = ("postgres", value)
+            backends += f" {database} " in cmdline and "autovacuum" not in cmdline
     busy, total = _machine_ticks()
-    return CpuSample(busy, total, ticks)
+    return CpuSample(busy, total, ticks, backends)
+
+
+def machine_busy(seconds: float = 1.0) -> float:
+    """Share of the machine's CPU in use over the next few seconds, in %."""
+    busy, total = _machine_ticks()
+    time.sleep(seconds)
+    busy_after, total_after = _machine_ticks()
+    return 100 * (busy_after - busy) / max(1, total_after - total)
+
+
+def quiet_wait(threshold: float, limit: float) -> float:
+    """Wait (at most `limit` seconds) until the machine is quiet: less than
+    `threshold` % of its CPU in use over 2 s. Returns the last share seen."""
+    deadline = time.monotonic() + limit
+    busy = machine_busy(2)
+    while busy >= threshold and time.monotonic() < deadline:
+        busy = machine_busy(2)
+    return busy
 
 
 def cpu_split(before: CpuSample, after: CpuSample, wrk_seconds: float) -> dict[str, float]:
@@ -522,7 +543,9 @@ def wrk_run(
     wrk_cpu = (children_after.ru_utime - children_before.ru_utime) + (
         children_after.ru_stime - children_before.ru_stime
     )
-    cpu = cpu_split(cpu_before, cpu_sample(app_pid, database), wrk_cpu)
+    cpu_after = cpu_sample(app_pid, database)
+    cpu = cpu_split(cpu_before, cpu_after, wrk_cpu)
+    cpu["backends"] = cpu_after.backends
     match = RESULT_LINE.search(done.stdout)
     if done.returncode != 0 or match is None:
         raise BenchError(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
@@ -592,6 +615,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sessions", type=int, default=2000, help="visitor sessions (2000)")
     parser.add_argument(
         "--endpoints", default=",".join(ENDPOINTS), help=f"subset of {','.join(ENDPOINTS)}"
+    )
+    parser.add_argument(
+        "--quiet-wait",
+        type=int,
+        default=0,
+        metavar="SECONDS",
+        help="before each load, wait up to this long for the machine to be quiet (0: don't)",
+    )
+    parser.add_argument(
+        "--quiet-below",
+        type=float,
+        default=15,
+        metavar="PERCENT",
+        help="quiet means less than this share of the CPU in use (15)",
     )
     parser.add_argument("--show-sql", action="store_true", help="print each endpoint's queries")
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
@@ -667,6 +704,9 @@ def main(argv: list[str] | None = None) -> int:
                 "threads": threads,
                 "sessions": sessions_file,
             }
+            if args.quiet_wait:
+                busy = quiet_wait(args.quiet_below, args.quiet_wait)
+                print(f"   machine busy before the load: {busy:.0f} %", flush=True)
             if args.warmup:
                 wrk_run(endpoint, duration=args.warmup, **run)
             result = wrk_run(endpoint, duration=args.duration, **run)
@@ -707,6 +747,8 @@ def main(argv: list[str] | None = None) -> int:
         shares = ", ".join(f"{s} {100 * n / total:.1f} %" for s, n in statuses.items())
         print(f"leads stored by the load: {total} ({shares})")
     print(f"rows at the end: {sizes}")
+    backends = max((r.cpu.get("backends", 0) for r in results.values()), default=0)
+    print(f"PostgreSQL backends of the benchmark database after the loads: up to {backends}")
     print(
         "CPU: user+system time during the load of gunicorn's processes (app), PostgreSQL's\n"
         "(pg), wrk, and everything else on the machine (other: interference, should be ~0)."
