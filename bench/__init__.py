@@ -1,0 +1,1 @@
+"""Load benchmark of the public intake endpoints (see bench/README.md)."""
