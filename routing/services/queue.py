@@ -80,29 +80,43 @@ def lead_deliver(*, lead_id, claim: datetime | None = None) -> str:
 
     `claim` is the token a queue run wrote when it claimed the item; without
     it the item is claimed here, if it is pending and due."""
-    if claim is None:
-        delivery = _route_if_needed(lead_id)
-        if delivery is None:
-            return "not_routed"
-        now = timezone.now()  # after routing, which made the delivery due "now"
-        taken = Delivery.objects.filter(
-            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
-            pk=lead_id,
-            state=Delivery.State.PENDING,
-        ).update(state=Delivery.State.PROCESSING, claimed_at=now)
-    else:
-        now = timezone.now()
-        # Re-stamp the claim: of two copies of one task (broker redelivery)
-        # only the first still finds the queue run's token.
-        taken = Delivery.objects.filter(
-            pk=lead_id, state=Delivery.State.PROCESSING, claimed_at=claim
-        ).update(claimed_at=now)
+    if claim is not None:
+        outcomes = leads_deliver_claimed(lead_ids=[lead_id], claim=claim)
+        return outcomes[0] if outcomes else "not_claimed"
+    delivery = _route_if_needed(lead_id)
+    if delivery is None:
+        return "not_routed"
+    now = timezone.now()  # after routing, which made the delivery due "now"
+    taken = Delivery.objects.filter(
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
+        pk=lead_id,
+        state=Delivery.State.PENDING,
+    ).update(state=Delivery.State.PROCESSING, claimed_at=now)
     if not taken:
         return "not_claimed"
-    delivery = Delivery.objects.select_related(
-        "lead__product_type", "lead__form", "crm", "order"
-    ).get(pk=lead_id)
-    return _attempt(delivery, token=now)
+    return _attempt(_DELIVERIES.get(pk=lead_id), token=now)
+
+
+def leads_deliver_claimed(*, lead_ids: list, claim: datetime) -> list[str]:
+    """One attempt for each item a queue run claimed with token `claim`.
+
+    The claim is re-stamped for the whole batch in one UPDATE: of two copies
+    of one task (broker redelivery) only the first still finds the queue
+    run's token, and the rows now carrying this run's fresh stamp are exactly
+    the ones it took, fetched in one query."""
+    now = timezone.now()
+    taken = Delivery.objects.filter(
+        pk__in=lead_ids, state=Delivery.State.PROCESSING, claimed_at=claim
+    ).update(claimed_at=now)
+    if not taken:
+        return []
+    mine = _DELIVERIES.filter(
+        pk__in=lead_ids, state=Delivery.State.PROCESSING, claimed_at=now
+    ).order_by("next_attempt_at")
+    return [_attempt(delivery, token=now) for delivery in mine]
+
+
+_DELIVERIES = Delivery.objects.select_related("lead__product_type", "lead__form", "crm", "order")
 
 
 def _attempt(delivery: Delivery, *, token: datetime) -> str:
