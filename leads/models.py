@@ -159,7 +159,3 @@ class Lead(models.Model):
 
     def __str__(self) -> str:
         return f"{self.id} ({self.status})"
-
-    @property
-    def is_deliverable(self) -> bool:
-        return self.status not in self.REJECTED_STATUSES
