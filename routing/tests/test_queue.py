@@ -372,12 +372,15 @@ def test_hours_of_outage_then_recovery_deliver_every_lead_exactly_once(
 
 
 def test_an_outage_longer_than_the_ladder_exhausts_leads_that_recovery_brings_back(
-    buyer, world, frozen, admin_inbox
+    buyer, world, frozen, admin_inbox, settings
 ):
     """Past the ladder, the leads used as probes all along are exhausted (SPEC:
     the 5th retry failed); the others wait behind the circuit without using
     up retries. When the circuit closes, what the outage exhausted gets a
     fresh ladder: every lead is delivered once, with no staff action."""
+    # No jitter: whether a lead runs its whole ladder inside the outage must
+    # not depend on chance.
+    settings.DELIVERY_RETRY_JITTER = 0
     buyer.answer(503)
     leads = outage(world, frozen, hours=5)
     exhausted = Delivery.objects.filter(state=Delivery.State.EXHAUSTED)
