@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "routing",
     "billing",
     "import_export",
+    "axes",
     # Legacy migration, CSV import/export, RGPD: on top of every other app.
     "legacy",
 ]
@@ -72,7 +73,25 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its answer.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Admin brute-force protection (django-axes): after AXES_FAILURE_LIMIT failed
+# logins for one username from one address, that pair is locked for
+# AXES_COOLOFF_HOURS. The pair, not the address alone, so one attacker cannot
+# lock a whole office out behind its NAT. `manage.py axes_reset` unlocks.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=1.0)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True  # every failed login kept, for the admins to read
+# The same client address as the rate limits: X-Forwarded-For only from trusted proxies.
+AXES_CLIENT_IP_CALLABLE = "enersolar.http.client_ip"
 
 ROOT_URLCONF = "enersolar.urls"
 WSGI_APPLICATION = "enersolar.wsgi.application"

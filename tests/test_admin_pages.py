@@ -98,6 +98,7 @@ def superuser_client(client):
     )
     boss = UserFactory(username="boss", is_superuser=True)
     Token.objects.create(user=boss)
+    client.post("/admin/login/", {"username": "boss", "password": "wrong"})  # an axes attempt
     client.force_login(boss)
     return client
 

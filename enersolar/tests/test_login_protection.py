@@ -1,0 +1,58 @@
+"""Admin brute-force protection (SPEC §11), through the real admin login form."""
+
+import pytest
+from django.contrib.auth import get_user_model
+
+pytestmark = pytest.mark.django_db
+
+LOGIN_URL = "/admin/login/?next=/admin/"
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def staff(settings):
+    settings.AXES_FAILURE_LIMIT = 3
+    return get_user_model().objects.create_user(
+        "manon", password=PASSWORD, is_staff=True, is_superuser=True
+    )
+
+
+def _login(client, password, ip="203.0.113.7"):
+    return client.post(LOGIN_URL, {"username": "manon", "password": password}, REMOTE_ADDR=ip)
+
+
+def test_a_right_password_logs_in(client, staff):
+    response = _login(client, PASSWORD)
+
+    assert response.status_code == 302
+    assert client.get("/admin/").status_code == 200
+
+
+def test_too_many_failures_lock_the_user_from_that_address(client, staff):
+    for _ in range(2):
+        assert _login(client, "guess").status_code == 200  # the form again, with its error
+
+    locked = _login(client, "guess")
+    assert locked.status_code == 429
+
+    # Locked means locked: even the right password is refused now.
+    assert _login(client, PASSWORD).status_code == 429
+    assert client.get("/admin/").status_code == 302  # still sent to the login page
+
+
+def test_the_lock_holds_one_address_not_the_whole_office(client, staff):
+    for _ in range(3):
+        _login(client, "guess", ip="203.0.113.7")
+
+    assert _login(client, PASSWORD, ip="198.51.100.20").status_code == 302
+
+
+def test_a_success_before_the_limit_forgets_earlier_failures(client, staff):
+    _login(client, "guess")
+    _login(client, "guess")
+    assert _login(client, PASSWORD).status_code == 302
+    client.logout()
+
+    _login(client, "guess")
+    _login(client, "guess")
+    assert _login(client, PASSWORD).status_code == 302
