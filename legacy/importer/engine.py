@@ -1,0 +1,308 @@
+"""Driving an import: collections in order, chunks, one transaction per chunk."""
+
+import re
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import DatabaseError, models, transaction
+from django.utils import timezone
+
+from enersolar.models import CodeSequence, Department, ProductType
+from leads.models import Lead
+from routing.models import Delivery
+from tracking.models import Form, LandingPage, TrackingEvent, VisitorSession
+
+from ..models import ImportBatch, LegacyRecord
+from ..reader import RawDoc, iter_documents
+from .mappers import CollectionMappers
+from .schema import COLLECTIONS, DOCUMENTED_FIELDS, MODELS
+from .values import Invalid, Item, Stats, _chunks, _text, legacy_uuid
+
+
+class Importer(CollectionMappers):
+    """Audit (`audit=True`: read and check, write nothing) or import."""
+
+    def __init__(
+        self,
+        *,
+        batch: ImportBatch | None,
+        audit: bool = False,
+        chunk_size: int = 2000,
+        progress: Callable[[str], None] | None = None,
+        progress_every: int = 50_000,
+    ):
+        self.batch = batch
+        self.audit = audit
+        self.chunk_size = chunk_size
+        self.progress = progress or (lambda message: None)
+        self.progress_every = progress_every
+        self.now = timezone.now()
+        self.results: dict[str, dict] = {}
+        # legacy id → our pk, for the small collections (loaded once a run).
+        self._refs: dict[str, dict[str, str]] = {}
+        # Audit only: ids the import would create, so later collections can
+        # refer to them. Sessions and leads are held as 16-byte UUIDs.
+        self._planned: dict[str, set] = {}
+        self._audit_lp_forms: set[str] = set()
+        self._content_types = {
+            name: ContentType.objects.get_for_model(model) for name, model in MODELS.items()
+        }
+        self._products = {p.code: p for p in ProductType.objects.all()}
+        self._departments = set(Department.objects.values_list("code", flat=True))
+
+    # --- driving --------------------------------------------------------------
+
+    def run(self, files: dict[str, Path], collections: Iterable[str] | None = None) -> dict:
+        wanted = set(collections or COLLECTIONS)
+        for name in COLLECTIONS:
+            if name in wanted and name in files:
+                self.results[name] = self._collection(name, files[name])
+        return self.results
+
+    def _collection(self, name: str, path: Path) -> dict:
+        stats = Stats()
+        started = time.monotonic()
+        next_report = self.progress_every
+        handler = getattr(self, f"_map_{name}")
+        for chunk in _chunks(iter_documents(path), self.chunk_size):
+            self._chunk(name, chunk, stats, handler)
+            if stats.total >= next_report:
+                next_report += self.progress_every
+                rate = stats.total / max(time.monotonic() - started, 1e-6)
+                self.progress(
+                    f"{name}: {stats.total} read, {stats.created} created, "
+                    f"{stats.already} already, {stats.invalid} invalid ({rate:,.0f} rows/s)"
+                )
+        if not self.audit and name in ("lps", "forms"):
+            self._advance_sequences(name)
+        elapsed = time.monotonic() - started
+        result = stats.as_dict(self.audit)
+        result["seconds"] = round(elapsed, 2)
+        self.progress(
+            f"{name}: done, {stats.total} read, {stats.created} created, {stats.matched} matched, "
+            f"{stats.already} already imported, {stats.invalid} invalid in {elapsed:.1f} s"
+        )
+        return result
+
+    def _chunk(self, name: str, chunk: list[RawDoc], stats: Stats, handler) -> None:
+        docs: list[tuple[int, str, dict]] = []
+        seen: set[str] = set()
+        for raw in chunk:
+            stats.total += 1
+            if raw.doc is None:
+                stats.reject(raw.line, "", raw.error.split(":")[0], raw.error)
+                continue
+            legacy_id = self._legacy_id(name, raw.doc)
+            if not legacy_id:
+                stats.reject(raw.line, "", "MISSING_ID")
+                continue
+            if legacy_id in seen or (self.audit and legacy_id in self._planned.get(name, ())):
+                stats.reject(raw.line, legacy_id, "DUPLICATE_IN_DUMP")
+                continue
+            seen.add(legacy_id)
+            docs.append((raw.line, legacy_id, raw.doc))
+        if not docs:
+            return
+        already = set(
+            LegacyRecord.objects.filter(
+                collection=name, legacy_id__in=[d[1] for d in docs]
+            ).values_list("legacy_id", flat=True)
+        )
+        stats.already += len(already)
+        docs = [d for d in docs if d[1] not in already]
+        items: list[Item] = []
+        prepared = self._prepare(name, docs)
+        for line, legacy_id, doc in docs:
+            try:
+                item = handler(line, legacy_id, doc, prepared)
+            except Invalid as exc:
+                stats.reject(line, legacy_id, exc.code, exc.detail)
+                continue
+            item.extra = {
+                k: v for k, v in doc.items() if k not in DOCUMENTED_FIELDS[name] and k != "_id"
+            } | item.extra
+            if "_id" in doc and legacy_id != str(doc["_id"]):
+                item.extra["_id"] = str(doc["_id"])
+            items.append(item)
+        if self.audit:
+            planned = self._planned.setdefault(name, set())
+            for item in items:
+                planned.add(item.legacy_id)
+                if name == "lps" and item.extra.get("form_id"):
+                    self._audit_lp_forms.add(item.extra["form_id"])
+                if item.matched is not None:
+                    stats.matched += 1
+                else:
+                    stats.created += 1
+            return
+        self._write(name, items, stats)
+
+    def _write(self, name: str, items: list[Item], stats: Stats) -> None:
+        try:
+            with transaction.atomic():
+                created, matched = self._save(name, items)
+        except DatabaseError:
+            # Find the row(s) the database refuses; the others still land.
+            created = matched = 0
+            for item in items:
+                if item.obj is not None and isinstance(item.obj._meta.pk, models.AutoField):
+                    item.obj.pk, item.obj._state.adding = None, True
+                try:
+                    with transaction.atomic():
+                        c, m = self._save(name, [item])
+                except DatabaseError as exc:
+                    stats.reject(item.line, item.legacy_id, "DB_ERROR", str(exc)[:300])
+                    continue
+                created, matched = created + c, matched + m
+        stats.created += created
+        stats.matched += matched
+
+    def _save(self, name: str, items: list[Item]) -> tuple[int, int]:
+        model = MODELS[name]
+        new = [item for item in items if item.matched is None]
+        if name in ("visitor_sessions", "tracking", "leads", "lead_queue"):
+            # The big collections: one INSERT per chunk.
+            model.objects.bulk_create([item.obj for item in new])
+        else:
+            for item in new:
+                item.obj.save()
+        for item in new:
+            if item.after_save:
+                item.after_save(item.obj)
+        content_type = self._content_types[name]
+        LegacyRecord.objects.bulk_create(
+            [
+                LegacyRecord(
+                    collection=name,
+                    legacy_id=item.legacy_id,
+                    content_type=content_type,
+                    object_id=str((item.matched or item.obj).pk),
+                    created=item.matched is None,
+                    batch=self.batch,
+                    extra=item.extra,
+                    previous=item.previous,
+                    imported_at=self.now,
+                )
+                for item in items
+            ]
+        )
+        refs = self._refs.get(name)
+        if refs is not None:
+            for item in items:
+                refs[item.legacy_id] = str((item.matched or item.obj).pk)
+        return len(new), len(items) - len(new)
+
+    # --- references -------------------------------------------------------------
+
+    def _legacy_id(self, name: str, doc: dict) -> str:
+        value = doc.get("id") or doc.get("_id")
+        if not value and name == "lead_queue":
+            value = doc.get("lead_id")  # one queue item per lead
+        return _text(value)
+
+    def _ref(self, collection: str, legacy_id) -> str | None:
+        """Our pk for a legacy id of a small collection (or, in an audit, the
+        marker "planned" when this run would create it)."""
+        if legacy_id in (None, ""):
+            return None
+        refs = self._refs.get(collection)
+        if refs is None:
+            refs = self._refs[collection] = dict(
+                LegacyRecord.objects.filter(collection=collection).values_list(
+                    "legacy_id", "object_id"
+                )
+            )
+        key = _text(legacy_id)
+        if key in refs:
+            return refs[key]
+        if self.audit and key in self._planned.get(collection, ()):
+            return "planned"
+        return None
+
+    def _need(self, collection: str, doc: dict, key: str) -> str:
+        pk = self._ref(collection, doc.get(key))
+        if pk is None:
+            code = "MISSING_FIELD" if not doc.get(key) else f"UNKNOWN_{key.upper()}"
+            raise Invalid(code, f"{key}={doc.get(key)!r}")
+        return pk
+
+    @staticmethod
+    def _pk(value: str | None) -> int | None:
+        return int(value) if value and value != "planned" else None
+
+    def _product(self, doc: dict, key: str = "product_type") -> ProductType:
+        code = _text(doc.get(key)).upper()
+        if code not in self._products:
+            raise Invalid("UNKNOWN_PRODUCT", f"{key}={doc.get(key)!r}")
+        return self._products[code]
+
+    def _prepare(self, name: str, docs: list[tuple[int, str, dict]]) -> dict:
+        """Per-chunk lookups of the big collections: one query each."""
+        if name == "visitor_sessions":
+            ids = [legacy_uuid(name, d[1]) for d in docs]
+            return {"existing": set(VisitorSession.objects.filter(pk__in=ids).values_list("pk"))}
+        if name == "tracking":
+            ids = {legacy_uuid("visitor_sessions", d[2].get("session_id")) for d in docs}
+            found = set(VisitorSession.objects.filter(pk__in=ids).values_list("pk", flat=True))
+            once = set(
+                TrackingEvent.objects.filter(
+                    session_id__in=found, event_type__in=TrackingEvent.ONCE_PER_SESSION
+                ).values_list("session_id", "event_type")
+            )
+            return {"sessions": found, "once": once}
+        if name == "leads":
+            ids = [legacy_uuid(name, d[1]) for d in docs]
+            sessions = {
+                legacy_uuid("visitor_sessions", d[2]["session_id"])
+                for d in docs
+                if d[2].get("session_id")
+            }
+            return {
+                "existing": set(Lead.objects.filter(pk__in=ids).values_list("pk", flat=True)),
+                "sessions": set(
+                    VisitorSession.objects.filter(pk__in=sessions).values_list("pk", flat=True)
+                ),
+                "forms": self._forms_by_code(),
+            }
+        if name == "lead_queue":
+            ids = {legacy_uuid("leads", d[2].get("lead_id")) for d in docs if d[2].get("lead_id")}
+            return {
+                "leads": {
+                    pk: (status, origin)
+                    for pk, status, origin in Lead.objects.filter(pk__in=ids).values_list(
+                        "pk", "status", "account__origin_crm_id"
+                    )
+                },
+                "delivered": set(Delivery.objects.filter(pk__in=ids).values_list("pk", flat=True)),
+            }
+        return {}
+
+    def _forms_by_code(self) -> dict[str, Form]:
+        if not hasattr(self, "_form_cache"):
+            self._form_cache = {
+                f.code: f for f in Form.objects.select_related("landing_page", "account")
+            }
+            self._lp_cache = {lp.code: lp for lp in LandingPage.objects.all()}
+            self._form_by_pk = {f.pk: f for f in self._form_cache.values()}
+        return self._form_cache
+
+    def _advance_sequences(self, name: str) -> None:
+        """Imported codes keep their numbers: move the counters past them so a
+        code made here later never collides with one made by the legacy system."""
+        model, pattern = (
+            (LandingPage, r"^(LP)-(\d+)$") if name == "lps" else (Form, r"^([A-Z]+)-(\d+)$")
+        )
+        highest: dict[str, int] = {}
+        for code in model.objects.values_list("code", flat=True).iterator():
+            match = re.match(pattern, code)
+            if match:
+                prefix, number = match.group(1), int(match.group(2))
+                highest[prefix] = max(highest.get(prefix, 0), number)
+        for prefix, number in highest.items():
+            sequence = "LP" if name == "lps" else f"FORM-{prefix}"
+            CodeSequence.objects.get_or_create(name=sequence)
+            CodeSequence.objects.filter(name=sequence, last_value__lt=number).update(
+                last_value=number
+            )

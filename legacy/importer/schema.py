@@ -1,0 +1,198 @@
+"""What the legacy collections hold and what each field becomes (see legacy/README.md)."""
+
+import uuid
+
+from django.db import models
+
+from enersolar.models import CRM, Account
+from leads.models import Lead
+from routing.models import Delivery, Order
+from tracking.models import Form, LandingPage, TrackingEvent, VisitorSession
+
+# Dependency order: a collection only refers to those before it.
+COLLECTIONS = (
+    "crms",
+    "accounts",
+    "lps",
+    "forms",
+    "commandes",
+    "visitor_sessions",
+    "tracking",
+    "leads",
+    "lead_queue",
+)
+MODELS: dict[str, type[models.Model]] = {
+    "crms": CRM,
+    "accounts": Account,
+    "lps": LandingPage,
+    "forms": Form,
+    "commandes": Order,
+    "visitor_sessions": VisitorSession,
+    "tracking": TrackingEvent,
+    "leads": Lead,
+    "lead_queue": Delivery,
+}
+# Legacy ids that are not UUIDs (Mongo ObjectIds) get a stable UUID of ours.
+ID_NAMESPACE = uuid.UUID("6f1c1a52-3c1e-4d8e-9a57-2f0e7b1d5a10")
+EXAMPLES_KEPT = 20
+
+UTM = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term", "gclid", "fbclid")
+LEAD_TEXT_FIELDS = (
+    "civilite",
+    "nom",
+    "prenom",
+    "code_postal",
+    "ville",
+    "adresse",
+    "type_logement",
+    "statut_occupant",
+    "surface_habitable",
+    "annee_construction",
+    "type_chauffage",
+    "facture_electricite",
+    "facture_chauffage",
+    "type_projet",
+    "delai_projet",
+    "budget",
+    "lp_code",
+    "liaison_code",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "quality_tier",
+)
+
+# The legacy fields we map, per collection; every other field goes to `extra`.
+DOCUMENTED_FIELDS: dict[str, set[str]] = {
+    "crms": {"id", "name", "slug", "api_url", "active", "is_active", "only_ordered_leads"},
+    "accounts": {
+        "id",
+        "name",
+        "crm_id",
+        "logo_url",
+        "secondary_logo_url",
+        "gtm_head",
+        "gtm_body",
+        "gtm_conversion",
+        "mentions_legales",
+        "privacy_text",
+        "redirect_url",
+        "routing",
+    },
+    "lps": {"id", "code", "name", "account_id", "url", "form_id", "source", "status"},
+    "forms": {
+        "id",
+        "code",
+        "name",
+        "product_type",
+        "account_id",
+        "lp_id",
+        "crm_id",
+        "api_key",
+        "allow_cross_crm",
+        "redirect_url",
+        "status",
+    },
+    "commandes": {
+        "id",
+        "crm_id",
+        "name",
+        "product_type",
+        "departements",
+        "prix_unitaire",
+        "active",
+        "date_debut",
+        "date_fin",
+        "limite_jour",
+        "limite_semaine",
+        "limite_mois",
+        "priorite",
+        "api_key",
+    },
+    "visitor_sessions": {
+        "id",
+        "visitor_id",
+        "lp_code",
+        "form_code",
+        "liaison_code",
+        "referrer",
+        "user_agent",
+        "ip",
+        "status",
+        "created_at",
+        *UTM,
+    },
+    "tracking": {
+        "id",
+        "session_id",
+        "event_type",
+        "lp_code",
+        "form_code",
+        "liaison_code",
+        "referrer",
+        "user_agent",
+        "ip",
+        "data",
+        "created_at",
+        *UTM,
+    },
+    "leads": {
+        "id",
+        "session_id",
+        "form_code",
+        "form_id",
+        "account_id",
+        "product_type",
+        "phone",
+        "email",
+        "departement",
+        "ip",
+        "status",
+        "reasons",
+        "created_at",
+        "register_date",
+        "rgpd_consent",
+        "newsletter",
+        *LEAD_TEXT_FIELDS,
+    },
+    "lead_queue": {
+        "id",
+        "lead_id",
+        "crm_id",
+        "retry_count",
+        "next_retry_at",
+        "last_error",
+        "status",
+        "created_at",
+    },
+}
+
+S = Lead.Status
+# Legacy lead statuses → ours. Our own names are kept as they are, except
+# those our machinery would pick up and send (pending, queued, held): an imported
+# lead is never delivered by the import. Those become `failed` (staff can
+# "Relancer" them) unless their lead_queue item brings them back as `queued`.
+UNSENT_STATUSES = {
+    "new",
+    "nouveau",
+    "pending",
+    "queued",
+    "processing",
+    "retry",
+    "en_attente",
+    # Held leads are re-routed when an order is activated: not legacy ones.
+    "pending_no_order",
+}
+LEAD_STATUS_ALIASES = {
+    "sent": S.SUCCESS,
+    "delivered": S.SUCCESS,
+    "envoye": S.SUCCESS,
+    "ok": S.SUCCESS,
+    "doublon": S.DUPLICATE,
+    "error": S.FAILED,
+    "erreur": S.FAILED,
+    "invalid": S.MISSING_REQUIRED,
+    "rejected": S.FAILED,
+}
+QUEUE_PENDING = {"pending", "queued", "processing", "retry", "waiting"}
+QUEUE_EXHAUSTED = {"failed", "exhausted", "dead"}
