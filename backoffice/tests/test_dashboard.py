@@ -263,7 +263,5 @@ def test_admin_site_is_ours_with_every_app_registered_on_it():
 
     from backoffice.sites import EnerSolarAdminSite
 
-    assert isinstance(
-        admin.site._wrapped if hasattr(admin.site, "_wrapped") else admin.site, EnerSolarAdminSite
-    )
+    assert isinstance(admin.site, EnerSolarAdminSite)
     assert Lead in admin.site._registry and Delivery in admin.site._registry
