@@ -41,14 +41,25 @@ class Shop:
             for code in ("PV", "PAC", "ITE")
         }
 
-    def lead(self, *, at, status=Lead.Status.SUCCESS, crm=None, product="PV", state=None, **fields):
-        """A lead created at `at`; routed to `crm` (a Delivery) when given."""
+    def lead(
+        self,
+        *,
+        at,
+        status=Lead.Status.SUCCESS,
+        crm=None,
+        origin=None,
+        product="PV",
+        state=None,
+        **fields,
+    ):
+        """A lead created at `at`; routed to `crm` (a Delivery, origin ZR7
+        unless told) when given."""
         lead = LeadFactory(form=self.forms[product], created_at=at, status=status, **fields)
         if crm is not None:
             DeliveryFactory(
                 lead=lead,
                 crm=crm,
-                origin_crm=self.zr7,
+                origin_crm=origin or self.zr7,
                 state=state or _state_of(status),
             )
         return lead
