@@ -121,12 +121,13 @@ def test_source_and_scope_filters(boss, month):
 
 
 def test_an_inverted_period_is_an_error_not_a_table(boss, month):
-    response = boss.get(URL, {"date_from": "2026-03-10", "date_to": "2026-03-01"})
+    inverted = {"date_from": "2026-03-10", "date_to": "2026-03-01"}
+    response = boss.get(URL, inverted)
 
     assert response.status_code == 200
     assert "rows" not in response.context
     assert "La date de fin précède la date de début." in response.content.decode()
-    assert boss.get(CSV_URL, {"date_from": "2026-03-10", "date_to": "2026-03-01"}).status_code == 400
+    assert boss.get(CSV_URL, inverted).status_code == 400
 
 
 def test_csv_export_streams_the_same_filtered_rows(boss, month):
