@@ -63,7 +63,7 @@ def leads_widget(*, now: datetime) -> dict:
             group = GROUP_OF_STATUS[status]
             groups[group] = groups.get(group, 0) + n
             per_crm[crm] = per_crm.get(crm, 0) + n
-        label = date_format(day, "D d/m")
+        label = date_format(day, "d/m")
         by_group.append((label, groups))
         by_crm.append((label, per_crm))
     crm_series = [
