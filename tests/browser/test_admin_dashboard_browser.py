@@ -64,9 +64,10 @@ def test_dashboard_and_departments_pages(page, console, screenshot, demo_site):
     assert page.locator("#chart-crm .legend li").count() == 2  # ZR7 Digital, not routed
 
     # The script swaps in fresh widgets from the admin URL (every 60 s, or now).
-    page.evaluate("document.getElementById('dashboard').dispatchEvent(new Event('dashboard:refresh'))")
+    LeadFactory(form=pac, departement="75", source=Lead.Source.PARTNER)
+    page.locator("#dashboard").dispatch_event("dashboard:refresh")
     page.wait_for_function("document.getElementById('dashboard').dataset.refreshedAt")
-    assert page.locator("#widget-today").is_visible()
+    assert "Leads du jour : 5" in today.locator("h2").inner_text()
     screenshot("dashboard")
 
     page.click("#widget-week a[href='/admin/departments/']")
@@ -74,8 +75,8 @@ def test_dashboard_and_departments_pages(page, console, screenshot, demo_site):
     chart = page.locator("#departments-chart")
     assert chart.is_visible()
     labels = chart.locator(".bar-label").all_inner_texts()
-    assert labels == ["13 – Bouches-du-Rhône", "69 – Rhône", "75 – Paris"]
-    assert page.locator("#departments-table tfoot td.num").last.inner_text() == "4"
+    assert labels == ["13 – Bouches-du-Rhône", "75 – Paris", "69 – Rhône"]
+    assert page.locator("#departments-table tfoot td.num").last.inner_text() == "5"
     # The menu links here too.
     assert page.locator(".app-backoffice a[href='/admin/departments/']").first.is_visible()
     screenshot("departments")
