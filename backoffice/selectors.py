@@ -12,7 +12,6 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db.models import Count, Q
-from django.db.models.functions import TruncDate
 
 from billing.models import BudgetAlert
 from enersolar.models import CRM, Department, ProductType
@@ -66,22 +65,32 @@ class LeadDays:
 
 
 def lead_days(*, now: datetime, days: int = 7) -> LeadDays:
-    """The last `days` Paris days up to today, in one grouped query."""
+    """The last `days` Paris days up to today, in one query: grouped by status
+    and CRM, one conditional count per day. Grouping by the day itself made
+    PostgreSQL sort every row of the week (it cannot tell that a date cast
+    has few values); a handful of FILTER clauses per row is cheaper."""
     today = paris_today(now)
-    first = today - timedelta(days=days - 1)
+    result = LeadDays(days=[today - timedelta(days=days - 1 - i) for i in range(days)])
+    bounds = [paris_day_start(day) for day in result.days]
+    bounds.append(paris_day_start(today + timedelta(days=1)))
+    counts = {}
+    for i in range(days):
+        in_day = Q(created_at__gte=bounds[i], created_at__lt=bounds[i + 1])
+        counts[f"leads_{i}"] = Count("pk", filter=in_day)
+        counts[f"public_{i}"] = Count("pk", filter=in_day & Q(source=Lead.Source.PUBLIC))
     rows = (
-        Lead.objects.filter(created_at__gte=paris_day_start(first))
-        .annotate(day=TruncDate("created_at", tzinfo=PARIS))
-        .values("day", "status", "delivery__crm__name")
-        .annotate(n=Count("pk"), public=Count("pk", filter=Q(source=Lead.Source.PUBLIC)))
+        Lead.objects.filter(created_at__gte=bounds[0], created_at__lt=bounds[-1])
+        .values("status", "delivery__crm__name")
+        .annotate(**counts)
         .order_by()
     )
-    result = LeadDays(days=[first + timedelta(days=i) for i in range(days)])
     for row in rows:
-        day = row["day"]
-        key = (day, row["status"], row["delivery__crm__name"] or NOT_ROUTED)
-        result.counts[key] = result.counts.get(key, 0) + row["n"]
-        result.public[day] = result.public.get(day, 0) + row["public"]
+        crm = row["delivery__crm__name"] or NOT_ROUTED
+        for i, day in enumerate(result.days):
+            if row[f"leads_{i}"]:
+                key = (day, row["status"], crm)
+                result.counts[key] = result.counts.get(key, 0) + row[f"leads_{i}"]
+                result.public[day] = result.public.get(day, 0) + row[f"public_{i}"]
     return result
 
 
