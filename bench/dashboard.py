@@ -7,7 +7,9 @@
    and generates the leads (with their deliveries and attempts) exactly as
    bench/verification.py does: --leads over the last 23 h 50 min, --history
    the day before.
-2. Renders, through Django's test client as a logged-in superuser, the admin
+2. Adds --sessions visitor sessions over the same 23 h 50 min, each with its
+   form_start event (the conversion widget's "started"), in set-based SQL.
+3. Renders, through Django's test client as a logged-in superuser, the admin
    index (the dashboard), the widgets fragment its script refreshes every
    minute, and the departments dashboard (default: last 30 days); each
    --renders times after one warm-up render. Prints the SQL statements of one
@@ -41,6 +43,75 @@ PAGES = {
 }
 
 
+def _row_sql(model, given: dict[str, str]) -> dict[str, str]:
+    """Column -> SQL expression: `given`, and every other column's empty value."""
+    columns = dict(given)
+    for field in model._meta.concrete_fields:
+        if field.column not in columns:
+            kind = field.get_internal_type()
+            columns[field.column] = (
+                "NULL"
+                if field.null
+                else {"BooleanField": "false", "JSONField": "'{}'::jsonb"}.get(kind, "''")
+            )
+    return columns
+
+
+def form_starts_load(*, sessions: int) -> None:
+    """Visitor sessions on the demo PV form, each with its form_start event."""
+    from django.db import connection, transaction
+
+    from bench.verification import WINDOW_SECONDS
+    from tracking.models import Form, TrackingEvent, VisitorSession
+
+    form = Form.objects.select_related("landing_page").get(code="PV-001")
+    context = {
+        "form_id": str(form.pk),
+        "landing_page_id": str(form.landing_page_id),
+        "account_id": str(form.account_id),
+        "lp_code": f"'{form.landing_page.code}'",
+        "form_code": f"'{form.code}'",
+        "liaison_code": f"'{form.landing_page.code}_{form.code}'",
+        "utm_source": "'facebook'",
+    }
+    session = _row_sql(
+        VisitorSession,
+        {
+            **context,
+            "id": "md5('bench-session-' || i)::uuid",
+            "visitor_id": "'visitor-' || i",
+            "status": "'active'",
+            "created_at": "now() - (i * %(step)s) * interval '1 second'",
+        },
+    )
+    event = _row_sql(
+        TrackingEvent,
+        {
+            **context,
+            "session_id": "id",
+            "event_type": "'form_start'",
+            "created_at": "created_at + interval '10 seconds'",
+        },
+    )
+    event.pop("id")
+    started = time.monotonic()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL session_replication_role = replica")  # rows valid by construction
+        cursor.execute(
+            f"INSERT INTO tracking_visitorsession ({', '.join(session)}) "
+            f"SELECT {', '.join(session.values())} FROM generate_series(1, %(n)s) AS i",
+            {"n": sessions, "step": WINDOW_SECONDS / max(sessions, 1)},
+        )
+        cursor.execute(
+            f"INSERT INTO tracking_trackingevent ({', '.join(event)}) "
+            f"SELECT {', '.join(event.values())} FROM tracking_visitorsession"
+        )
+    with connection.cursor() as cursor:
+        for table in ("tracking_visitorsession", "tracking_trackingevent"):
+            cursor.execute(f"VACUUM ANALYZE {table}")
+    print(f"  {sessions} sessions with form_start        {time.monotonic() - started:7.1f} s")
+
+
 def measure(client, url: str, renders: int) -> tuple[list, list[float]]:
     """One warm-up render, then `renders` timed ones; the statements of the last."""
     from django.db import connection
@@ -63,6 +134,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--leads", type=int, default=1_000_000, help="leads in the last 24 h")
     parser.add_argument("--history", type=int, default=200_000, help="older leads (day before)")
+    parser.add_argument(
+        "--sessions", type=int, default=1_300_000, help="sessions with form_start (24 h)"
+    )
     parser.add_argument("--renders", type=int, default=5, help="timed renders of each page")
     parser.add_argument("--database-url", default=DEFAULT_DB)
     args = parser.parse_args()
@@ -96,9 +170,11 @@ def main() -> int:
     call_command("migrate", verbosity=0)
     demo_seed(crm_urls={})
     leads_load(leads=args.leads, history=args.history)
+    form_starts_load(sessions=args.sessions)
 
     client = Client()
-    client.force_login(get_user_model().objects.create_superuser("bench", "bench@example.com"))
+    superuser = get_user_model().objects.create_superuser("bench", "bench@example.com")
+    client.force_login(superuser)
     print()
     print(f"=== renders ({args.renders} per page after one warm-up) ===")
     for name, url in PAGES.items():
@@ -111,6 +187,20 @@ def main() -> int:
         )
         for seconds, sql, _ in queries:
             print(f"    {seconds:7.3f} s  {' '.join(sql.split())[:130]}")
+    from django.utils import timezone
+
+    from backoffice.dashboard import dashboard_build
+
+    dashboard = dashboard_build(user=superuser, now=timezone.now())
+    leads = dashboard["leads"]
+    print(
+        f"shown: {leads['today_total']} leads today (Paris), {leads['week_total']} in 7 days; "
+        + "; ".join(
+            f"{row['label']}: {row['started']} started, {row['finished']} leads"
+            for row in leads["conversion"]
+        )
+        + f"; queue total {dashboard['queue']['total']}"
+    )
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     return 0
 
