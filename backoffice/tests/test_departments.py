@@ -161,8 +161,12 @@ def test_staff_with_view_lead_only_is_allowed(client, month):
 
     assert page.status_code == 200
     assert client.get(CSV_URL).status_code == 200
-    # Linked from the admin menu (the app list) and from the dashboard.
+    # Linked from the admin menu (the app list) and from the dashboard, whose
+    # other widgets need other permissions.
     assert index.count(f'href="{URL}"') >= 2
+    assert 'id="widget-today"' in index
+    for widget in ("queue", "verification", "budgets"):
+        assert f'id="widget-{widget}"' not in index
 
 
 def test_viewer_role_is_allowed(client, month):
