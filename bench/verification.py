@@ -332,43 +332,13 @@ class QueryTimer:
             self.queries.append((time.monotonic() - started, sql, params))
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--leads", type=int, default=1_000_000, help="leads in the last 24 h")
-    parser.add_argument("--history", type=int, default=200_000, help="older leads (day before)")
-    parser.add_argument("--database-url", default=DEFAULT_DB)
-    parser.add_argument("--explain", type=int, default=0, help="EXPLAIN ANALYZE the N slowest")
-    args = parser.parse_args()
-
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "enersolar.settings",
-            "DATABASE_URL": args.database_url,
-            "CELERY_BROKER_URL": "memory://localhost/",
-            "EMAIL_URL": "dummymail://",
-            "LOG_LEVEL": "WARNING",
-        }
-    )
-    os.environ.pop("CELERY_TASK_ALWAYS_EAGER", None)
-    print(f"load average before: {os.getloadavg()[0]:.2f}  ({os.cpu_count()} cores)")
-    database_reset(args.database_url)
-
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+def leads_load(*, leads: int, history: int) -> None:
+    """Fill the migrated, demo-seeded database (see the module docstring, step 2)
+    and print the time of each step."""
     from django.db import connection, transaction
 
-    import routing
-    from routing.demo import demo_seed
-    from routing.services.verification import verification_run, verification_summary
-
-    print(f"code: {Path(routing.__file__).parent}")
-    call_command("migrate", verbosity=0)
-    demo_seed(crm_urls={})
     seed = seed_ids()
-
-    print(f"generating {args.leads} leads of the last 24 h (+{args.history} older) …")
+    print(f"generating {leads} leads of the last 24 h (+{history} older) …")
     started = time.monotonic()
     with connection.cursor() as cursor:
         cursor.execute(
@@ -383,7 +353,7 @@ def main() -> int:
             cursor.execute("SET LOCAL session_replication_role = replica")
             for name, _ in indexes:
                 cursor.execute(f'DROP INDEX "{name}"')
-            timings = generate(cursor, leads=args.leads, history=args.history, seed=seed)
+            timings = generate(cursor, leads=leads, history=history, seed=seed)
             index_started = time.monotonic()
             cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
             for _, definition in indexes:
@@ -426,6 +396,43 @@ def main() -> int:
         f"  total {time.monotonic() - started:.1f} s; "
         + ", ".join(f"{t}: {n} rows, {s}" for t, n, s in sizes)
     )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--leads", type=int, default=1_000_000, help="leads in the last 24 h")
+    parser.add_argument("--history", type=int, default=200_000, help="older leads (day before)")
+    parser.add_argument("--database-url", default=DEFAULT_DB)
+    parser.add_argument("--explain", type=int, default=0, help="EXPLAIN ANALYZE the N slowest")
+    args = parser.parse_args()
+
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "enersolar.settings",
+            "DATABASE_URL": args.database_url,
+            "CELERY_BROKER_URL": "memory://localhost/",
+            "EMAIL_URL": "dummymail://",
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    os.environ.pop("CELERY_TASK_ALWAYS_EAGER", None)
+    print(f"load average before: {os.getloadavg()[0]:.2f}  ({os.cpu_count()} cores)")
+    database_reset(args.database_url)
+
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection, transaction
+
+    import routing
+    from routing.demo import demo_seed
+    from routing.services.verification import verification_run, verification_summary
+
+    print(f"code: {Path(routing.__file__).parent}")
+    call_command("migrate", verbosity=0)
+    demo_seed(crm_urls={})
+    leads_load(leads=args.leads, history=args.history)
 
     timer = QueryTimer()
     print("verification_run() …")

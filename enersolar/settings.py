@@ -37,7 +37,8 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin, with the back office's site (dashboard as its index).
+    "backoffice.apps.EnerSolarAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -55,6 +56,8 @@ INSTALLED_APPS = [
     "leads",
     "routing",
     "billing",
+    # Dashboards: read every business app above, imported by none.
+    "backoffice",
     "import_export",
     "axes",
     # Legacy migration, CSV import/export, RGPD: on top of every other app.

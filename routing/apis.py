@@ -1,6 +1,5 @@
 """Staff API for the delivery queue, lead retries and the verification."""
 
-from django.db.models import Count
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -15,6 +14,7 @@ from leads.models import Lead
 
 from .dispatch import dispatch_leads
 from .models import Delivery, VerificationReport
+from .selectors import queue_stats
 from .services.queue import lead_retry, queue_process, queue_retry_exhausted
 from .services.verification import verification_next_run, verification_run
 
@@ -32,16 +32,8 @@ class QueueStatsApi(APIView):
         ),
     )
     def get(self, request):
-        counts = dict.fromkeys(Delivery.State.values, 0)
-        counts.update(Delivery.objects.values_list("state").annotate(n=Count("pk")).order_by())
-        counts["total"] = sum(counts.values())
-        oldest = (
-            Delivery.objects.filter(state=Delivery.State.PENDING)
-            .order_by("next_attempt_at")
-            .values_list("next_attempt_at", flat=True)
-            .first()
-        )
-        return Response({**counts, "oldest_pending_due": oldest})
+        stats = queue_stats()
+        return Response({**stats.counts, "oldest_pending_due": stats.oldest_pending_due})
 
 
 class QueueItemSerializer(serializers.ModelSerializer):

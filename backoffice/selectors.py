@@ -1,0 +1,219 @@
+"""Reads of the dashboards: each widget's numbers come from one aggregate query.
+
+"Today" and the days of the charts are Paris days (the business runs on
+French time), whatever the server's or the browser's time zone.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db.models import Count, Q
+
+from billing.models import BudgetAlert
+from enersolar.models import CRM, Department, ProductType
+from leads.models import Lead
+from routing.models import VerificationReport
+from tracking.models import TrackingEvent
+
+PARIS = ZoneInfo("Europe/Paris")
+NOT_ROUTED = ""  # the CRM "column" of leads that have no delivery
+
+
+def paris_day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=PARIS)
+
+
+def paris_today(now: datetime) -> date:
+    return now.astimezone(PARIS).date()
+
+
+# --- Leads per day, status and target CRM ---------------------------------------
+
+
+@dataclass
+class LeadDays:
+    """Lead counts of consecutive Paris days, by status and target CRM."""
+
+    days: list[date]
+    # (day, status, target CRM name or NOT_ROUTED) -> leads
+    counts: dict[tuple[date, str, str], int] = field(default_factory=dict)
+    # day -> leads that came through a public form (the conversion's "finished")
+    public: dict[date, int] = field(default_factory=dict)
+
+    @property
+    def today(self) -> date:
+        return self.days[-1]
+
+    @property
+    def crms(self) -> list[str]:
+        """Target CRMs that received leads in the period, "not routed" last."""
+        names = {crm for _, _, crm in self.counts}
+        return sorted(names - {NOT_ROUTED}) + ([NOT_ROUTED] if NOT_ROUTED in names else [])
+
+    def of_day(self, day: date) -> dict[tuple[str, str], int]:
+        return {(s, c): n for (d, s, c), n in self.counts.items() if d == day}
+
+    def total(self, day: date | None = None) -> int:
+        return sum(n for (d, _, _), n in self.counts.items() if day is None or d == day)
+
+    def public_total(self, day: date | None = None) -> int:
+        return sum(n for d, n in self.public.items() if day is None or d == day)
+
+
+def lead_days(*, now: datetime, days: int = 7) -> LeadDays:
+    """The last `days` Paris days up to today, in one query: grouped by status
+    and CRM, one conditional count per day. Grouping by the day itself made
+    PostgreSQL sort every row of the week (it cannot tell that a date cast
+    has few values); a handful of FILTER clauses per row is cheaper."""
+    today = paris_today(now)
+    result = LeadDays(days=[today - timedelta(days=days - 1 - i) for i in range(days)])
+    bounds = [paris_day_start(day) for day in result.days]
+    bounds.append(paris_day_start(today + timedelta(days=1)))
+    counts = {}
+    for i in range(days):
+        in_day = Q(created_at__gte=bounds[i], created_at__lt=bounds[i + 1])
+        counts[f"leads_{i}"] = Count("pk", filter=in_day)
+        counts[f"public_{i}"] = Count("pk", filter=in_day & Q(source=Lead.Source.PUBLIC))
+    rows = (
+        Lead.objects.filter(created_at__gte=bounds[0], created_at__lt=bounds[-1])
+        .values("status", "delivery__crm__name")
+        .annotate(**counts)
+        .order_by()
+    )
+    for row in rows:
+        crm = row["delivery__crm__name"] or NOT_ROUTED
+        for i, day in enumerate(result.days):
+            if row[f"leads_{i}"]:
+                key = (day, row["status"], crm)
+                result.counts[key] = result.counts.get(key, 0) + row[f"leads_{i}"]
+                result.public[day] = result.public.get(day, 0) + row[f"public_{i}"]
+    return result
+
+
+# --- Conversion -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FormStarts:
+    today: int
+    period: int
+
+
+def form_starts(*, now: datetime, days: int = 7) -> FormStarts:
+    """Sessions that started a form (form_start is recorded once per session)."""
+    today_start = paris_day_start(paris_today(now))
+    row = TrackingEvent.objects.filter(
+        event_type="form_start", created_at__gte=today_start - timedelta(days=days - 1)
+    ).aggregate(period=Count("pk"), today=Count("pk", filter=Q(created_at__gte=today_start)))
+    return FormStarts(today=row["today"], period=row["period"])
+
+
+# --- CRM circuits, verification, budgets -----------------------------------------------
+
+
+def crm_circuits() -> list[CRM]:
+    """Active CRMs with their circuit breaker (None: never failed, so closed)."""
+    crms = CRM.objects.filter(is_active=True).select_related("health").order_by("name")
+    for crm in crms:
+        crm.circuit = getattr(crm, "health", None)
+    return list(crms)
+
+
+def verification_last() -> VerificationReport | None:
+    return VerificationReport.objects.order_by("-started_at").first()
+
+
+def budget_alerts_open() -> list[BudgetAlert]:
+    """Orders whose prepaid budget is below the healthy level, worst first."""
+    severity = [
+        BudgetAlert.Level.DEPLETED,
+        BudgetAlert.Level.CRITICAL,
+        BudgetAlert.Level.WARNING,
+        BudgetAlert.Level.ATTENTION,
+    ]
+    alerts = (
+        BudgetAlert.objects.filter(level__in=severity)
+        .select_related("order__crm", "order__product_type")
+        .order_by("-changed_at")
+    )
+    return sorted(alerts, key=lambda alert: severity.index(alert.level))
+
+
+# --- Departments dashboard ---------------------------------------------------------
+
+
+@dataclass
+class DepartmentCounts:
+    """Leads per department × product × lead source (intake channel)."""
+
+    # (department code, product code, source) -> leads
+    counts: dict[tuple[str, str, str], int]
+
+    def by_department(self) -> dict[str, int]:
+        totals: dict[str, int] = defaultdict(int)
+        for (department, _, _), n in self.counts.items():
+            totals[department] += n
+        return dict(totals)
+
+    def by_department_product(self) -> dict[tuple[str, str], int]:
+        totals: dict[tuple[str, str], int] = defaultdict(int)
+        for (department, product, _), n in self.counts.items():
+            totals[department, product] += n
+        return dict(totals)
+
+    def by_product(self) -> dict[str, int]:
+        totals: dict[str, int] = defaultdict(int)
+        for (_, product, _), n in self.counts.items():
+            totals[product] += n
+        return dict(totals)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+LEAD_SCOPES = {
+    # Leads that passed intake: what departments can actually sell.
+    "valid": ~Q(status__in=Lead.REJECTED_STATUSES),
+    "delivered": Q(status__in=[Lead.Status.SUCCESS, Lead.Status.RETURNED]),
+    "all": Q(),
+}
+
+
+def department_counts(
+    *,
+    start: datetime,
+    end: datetime,
+    scope: str = "valid",
+    crm: CRM | None = None,
+    crm_role: str = "target",
+    source: str = "",
+) -> DepartmentCounts:
+    """Leads created in [start, end), in one grouped query. The CRM filter
+    reads the routing decision (Delivery), so it only matches routed leads."""
+    leads = Lead.objects.filter(LEAD_SCOPES[scope], created_at__gte=start, created_at__lt=end)
+    if crm is not None:
+        field_name = "delivery__origin_crm" if crm_role == "origin" else "delivery__crm"
+        leads = leads.filter(**{field_name: crm})
+    if source:
+        leads = leads.filter(source=source)
+    rows = (
+        leads.values_list("departement", "product_type__code", "source")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    return DepartmentCounts(
+        counts={(dept or "", product or "", src): n for dept, product, src, n in rows}
+    )
+
+
+def department_names() -> dict[str, str]:
+    return dict(Department.objects.values_list("code", "name"))
+
+
+def product_codes() -> list[str]:
+    return list(ProductType.objects.order_by("code").values_list("code", flat=True))

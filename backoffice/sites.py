@@ -1,0 +1,160 @@
+"""The admin site: its index is the dashboard; the departments dashboard
+and its CSV export are pages of the site (they belong to no single model)."""
+
+import csv
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseBadRequest, StreamingHttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from . import selectors
+from .charts import ranked_bars
+from .dashboard import dashboard_build
+from .forms import DepartmentsFilterForm
+
+DEPARTMENTS_PERMISSION = "leads.view_lead"
+CHART_DEPARTMENTS = 30  # bars in the ranked chart; the table lists them all
+
+
+class EnerSolarAdminSite(admin.AdminSite):
+    def get_urls(self):
+        return [
+            path(
+                "dashboard/widgets/",
+                self.admin_view(self.dashboard_widgets_view),
+                name="dashboard_widgets",
+            ),
+            path("departments/", self.admin_view(self.departments_view), name="departments"),
+            path(
+                "departments/export.csv",
+                self.admin_view(self.departments_csv_view),
+                name="departments_csv",
+            ),
+            *super().get_urls(),
+        ]
+
+    def get_app_list(self, request, app_label=None):
+        app_list = super().get_app_list(request, app_label)
+        if app_label is None and request.user.has_perm(DEPARTMENTS_PERMISSION):
+            departments_url = reverse("admin:departments", current_app=self.name)
+            app_list.insert(
+                0,
+                {
+                    "name": _("Dashboards"),
+                    "app_label": "backoffice",
+                    "app_url": departments_url,
+                    "has_module_perms": True,
+                    "models": [
+                        {
+                            "name": _("Departments"),
+                            "object_name": "Departments",
+                            "admin_url": departments_url,
+                            "add_url": None,
+                            "view_only": True,
+                            "perms": {"view": True},
+                        }
+                    ],
+                },
+            )
+        return app_list
+
+    # --- Dashboard (the index) ---------------------------------------------------
+
+    def index(self, request, extra_context=None):
+        dashboard = dashboard_build(user=request.user, now=timezone.now())
+        return super().index(request, {"dashboard": dashboard, **(extra_context or {})})
+
+    def dashboard_widgets_view(self, request):
+        """The widgets alone: what the page's script fetches to refresh them."""
+        dashboard = dashboard_build(user=request.user, now=timezone.now())
+        return TemplateResponse(
+            request, "admin/backoffice/dashboard_widgets.html", {"dashboard": dashboard}
+        )
+
+    # --- Departments dashboard -------------------------------------------------------
+
+    def departments_view(self, request):
+        if not request.user.has_perm(DEPARTMENTS_PERMISSION):
+            raise PermissionDenied
+        form = DepartmentsFilterForm(request.GET, now=timezone.now())
+        context = {
+            **self.each_context(request),
+            "title": _("Leads per department"),
+            "form": form,
+        }
+        if form.is_valid():
+            counts = selectors.department_counts(**form.selection())
+            names = selectors.department_names()
+            by_product = counts.by_department_product()
+            products = selectors.product_codes()
+            # Products no longer configured but present in old leads keep a column.
+            products += sorted({p for _, p in by_product} - set(products))
+            context.update(
+                counts=counts,
+                products=products,
+                product_totals=[counts.by_product().get(p, 0) for p in products],
+                bars=ranked_bars(
+                    {
+                        _department_label(code, names): n
+                        for code, n in counts.by_department().items()
+                    },
+                    limit=CHART_DEPARTMENTS,
+                ),
+                rows=[
+                    {
+                        "label": _department_label(code, names),
+                        "counts": [by_product.get((code, p), 0) for p in products],
+                        "total": total,
+                    }
+                    for code, total in sorted(counts.by_department().items())
+                ],
+                export_query=request.GET.urlencode(),
+            )
+        return TemplateResponse(request, "admin/backoffice/departments.html", context)
+
+    def departments_csv_view(self, request):
+        if not request.user.has_perm(DEPARTMENTS_PERMISSION):
+            raise PermissionDenied
+        form = DepartmentsFilterForm(request.GET, now=timezone.now())
+        if not form.is_valid():
+            return HttpResponseBadRequest(form.errors.as_text())
+        counts = selectors.department_counts(**form.selection())
+        names = selectors.department_names()
+
+        def rows():
+            yield [
+                gettext("department"),
+                gettext("department name"),
+                gettext("product"),
+                gettext("source"),
+                gettext("leads"),
+            ]
+            for (department, product, source), n in sorted(counts.counts.items()):
+                yield [department, names.get(department, ""), product, source, n]
+
+        writer = csv.writer(_Echo())
+        data = form.cleaned_data
+        filename = f"leads-departements-{data['date_from']:%Y%m%d}-{data['date_to']:%Y%m%d}.csv"
+        return StreamingHttpResponse(
+            (writer.writerow(row) for row in rows()),
+            content_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
+
+
+class _Echo:
+    """csv.writer's file: hands each formatted line back to the stream."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def _department_label(code: str, names: dict[str, str]) -> str:
+    if not code:
+        return gettext("unknown")
+    return f"{code} – {names[code]}" if code in names else code

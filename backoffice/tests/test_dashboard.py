@@ -1,0 +1,267 @@
+"""The admin index is the dashboard (SPEC §8): numbers, Paris days, roles, queries."""
+
+import html
+import re
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from backoffice.selectors import lead_days
+from billing.models import BudgetAlert
+from enersolar.tests.factories import UserFactory
+from leads.models import Lead
+from routing.models import CRMHealth, Delivery, VerificationReport
+from routing.tests.factories import OrderFactory
+
+from .conftest import NOW, paris
+
+pytestmark = pytest.mark.django_db
+S = Lead.Status
+
+
+@pytest.fixture
+def day(shop, frozen):
+    """Today (Paris): ZR7 3 delivered + 1 queued, MDL 2 delivered, 1 invalid phone
+    (not routed), one at 00:30 Paris (still yesterday in UTC). Around it:
+    yesterday 23:30 Paris, and 8 days ago (outside the 7 days)."""
+    for hour in (8, 9, 9):
+        shop.lead(at=paris(2026, 3, 10, hour, 0), crm=shop.zr7)
+    shop.lead(at=paris(2026, 3, 10, 9, 30), status=S.QUEUED, crm=shop.zr7)
+    shop.lead(at=paris(2026, 3, 10, 9, 40), crm=shop.mdl, product="ITE")
+    shop.lead(at=paris(2026, 3, 10, 0, 30), crm=shop.mdl, product="ITE")
+    shop.lead(at=paris(2026, 3, 10, 7, 0), status=S.INVALID_PHONE, phone="")
+    shop.lead(at=paris(2026, 3, 9, 23, 30), crm=shop.zr7)
+    shop.lead(at=paris(2026, 3, 2, 12, 0), crm=shop.zr7)
+    for at in (paris(2026, 3, 10, 8, 0), paris(2026, 3, 10, 8, 5), paris(2026, 3, 7, 12, 0)):
+        shop.form_start(at=at)
+    return shop
+
+
+def as_superuser(client):
+    client.force_login(UserFactory(username="boss", is_superuser=True))
+    return client
+
+
+def page_text(response) -> str:
+    """The rendered page as text: tags out, whitespace collapsed."""
+    text = re.sub(r"<[^>]+>", " ", response.content.decode())
+    return " ".join(html.unescape(text).split())
+
+
+def test_lead_days_count_paris_days_by_status_and_target_crm(day):
+    week = lead_days(now=NOW)
+
+    today = week.of_day(week.today)
+    assert today == {
+        ("success", "ZR7"): 3,
+        ("queued", "ZR7"): 1,
+        ("success", "MDL"): 2,
+        ("invalid_phone", ""): 1,
+    }
+    assert week.total(week.today) == 7
+    assert week.days[0] == week.today - timedelta(days=6)
+    # 23:30 Paris on the 9th is the 9th, although 22:30 UTC; 8 days ago is out.
+    assert week.total(week.days[-2]) == 1
+    assert week.total() == 8
+    assert week.crms == ["MDL", "ZR7", ""]
+
+
+def test_dashboard_shows_todays_leads_per_status_and_crm(client, day):
+    response = as_superuser(client).get(reverse("admin:index"))
+
+    assert response.status_code == 200
+    leads = response.context["dashboard"]["leads"]
+    assert leads["crms"] == ["MDL", "ZR7", "non routé"]
+    rows = {row["status"].value: (row["counts"], row["total"]) for row in leads["status_rows"]}
+    assert rows == {
+        "invalid_phone": ([0, 0, 1], 1),
+        "queued": ([0, 1, 0], 1),
+        "success": ([2, 3, 0], 5),
+    }
+    assert leads["crm_totals"] == [2, 4, 1]
+    text = page_text(response)
+    assert "Leads du jour : 7" in text
+    assert "7 derniers jours : 8 leads" in text
+    # The app list of the stock index is still there, under the dashboard.
+    assert "File de livraison" in text
+
+
+def test_week_charts_stack_each_day_by_status_group_and_crm(client, day):
+    leads = as_superuser(client).get(reverse("admin:index")).context["dashboard"]["leads"]
+
+    status_chart, crm_chart = leads["status_chart"], leads["crm_chart"]
+    assert [c.total for c in status_chart] == [0, 0, 0, 0, 0, 1, 7]
+    today = status_chart[-1]
+    assert today.percent == 100
+    assert {s.series.key: s.value for s in today.segments} == {
+        "delivered": 5,
+        "in_progress": 1,
+        "rejected": 1,
+    }
+    assert {s.series.key: s.value for s in crm_chart[-1].segments} == {
+        "MDL": 2,
+        "ZR7": 4,
+        "": 1,
+    }
+    assert crm_chart[-2].percent == pytest.approx(100 / 7)
+
+
+def test_conversion_compares_form_starts_with_public_leads(client, day):
+    day.lead(at=paris(2026, 3, 10, 9, 50), crm=day.zr7, source=Lead.Source.PARTNER)
+
+    leads = as_superuser(client).get(reverse("admin:index")).context["dashboard"]["leads"]
+
+    today, week = leads["conversion"]
+    assert (today["started"], today["finished"], today["rate"]) == (2, 7, 350.0)
+    assert (week["started"], week["finished"], week["rate"]) == (3, 8, pytest.approx(266.7))
+
+
+def test_conversion_without_form_start_has_no_rate(client, shop, frozen):
+    shop.lead(at=paris(2026, 3, 10, 9, 0), crm=shop.zr7)
+
+    leads = as_superuser(client).get(reverse("admin:index")).context["dashboard"]["leads"]
+
+    assert leads["conversion"][0]["rate"] is None
+
+
+def test_queue_widget_counts_states_oldest_item_and_circuits(client, day):
+    oldest = Delivery.objects.get(lead__status=S.QUEUED)
+    Delivery.objects.filter(pk=oldest.pk).update(routed_at=NOW - timedelta(hours=3))
+    CRMHealth.objects.create(
+        crm=day.mdl,
+        state=CRMHealth.State.OPEN,
+        consecutive_failures=4,
+        outage_started_at=NOW - timedelta(minutes=20),
+    )
+
+    response = as_superuser(client).get(reverse("admin:index"))
+
+    queue = response.context["dashboard"]["queue"]
+    assert {row["state"]: row["n"] for row in queue["counts"]} == {
+        "pending": 1,
+        "processing": 0,
+        "success": 7,
+        "failed": 0,
+        "exhausted": 0,
+    }
+    assert queue["total"] == 8
+    assert queue["oldest_age"] == timedelta(hours=3)
+    assert {crm.slug: crm.circuit and crm.circuit.state for crm in queue["circuits"]} == {
+        "mdl": "open",
+        "zr7": None,
+    }
+    text = page_text(response)
+    assert "Élément le plus ancien en attente : 3 heures" in text
+    assert "MDL : ouvert (indisponible) — 4 échecs, depuis le 10/03 09:40" in text
+
+
+def test_last_verification_and_open_budget_alerts(client, shop, frozen):
+    VerificationReport.objects.create(
+        started_at=NOW - timedelta(days=2),
+        window_start=NOW - timedelta(days=3),
+        window_end=NOW - timedelta(days=2),
+        total_leads=1,
+    )
+    last = VerificationReport.objects.create(
+        started_at=NOW - timedelta(hours=7),
+        window_start=NOW - timedelta(days=1, hours=7),
+        window_end=NOW - timedelta(hours=7),
+        total_leads=12345,
+        still_failing=3,
+        anomalies={"success_without_attempt": 2},
+    )
+    healthy, warning, depleted = (
+        OrderFactory(crm=shop.zr7, prepaid_total=Decimal("100")) for _ in range(3)
+    )
+    BudgetAlert.objects.create(order=healthy, level=BudgetAlert.Level.HEALTHY)
+    BudgetAlert.objects.create(order=warning, level=BudgetAlert.Level.WARNING)
+    BudgetAlert.objects.create(order=depleted, level=BudgetAlert.Level.DEPLETED)
+
+    response = as_superuser(client).get(reverse("admin:index"))
+
+    dashboard = response.context["dashboard"]
+    assert dashboard["verification"] == last
+    assert [a.order for a in dashboard["budget_alerts"]] == [depleted, warning]
+    text = page_text(response)
+    assert "Leads vérifiés 12345" in text and "success_without_attempt 2" in text
+    # Shown in Paris time: 03:00 Paris this morning.
+    assert "10/03/2026 03:00" in text
+
+
+def test_viewer_sees_queue_and_leads_but_no_billing(client, day):
+    client.force_login(UserFactory(username="viewer", role="Viewer"))
+
+    response = client.get(reverse("admin:index"))
+
+    assert response.status_code == 200
+    dashboard = response.context["dashboard"]
+    assert {"queue", "leads", "verification"} <= dashboard.keys()
+    assert "budget_alerts" not in dashboard
+    assert 'id="widget-budgets"' not in response.content.decode()
+    assert "Leads du jour : 7" in page_text(response)
+
+
+def test_staff_without_permissions_gets_no_widget(client, day):
+    client.force_login(UserFactory(username="nobody"))
+
+    response = client.get(reverse("admin:index"))
+
+    assert response.status_code == 200
+    assert response.context["dashboard"] == {}
+    assert 'id="dashboard"' not in response.content.decode()
+
+
+def test_widgets_fragment_is_what_the_page_refreshes(client, day):
+    as_superuser(client)
+    page = client.get(reverse("admin:index")).content.decode()
+    fragment = client.get(reverse("admin:dashboard_widgets"))
+
+    assert fragment.status_code == 200
+    assert f'data-refresh-url="{reverse("admin:dashboard_widgets")}"' in page
+    body = fragment.content.decode()
+    assert 'id="widget-today"' in body and "<html" not in body
+    assert "/static/backoffice/dashboard.js" in page
+
+
+def test_fragment_needs_a_staff_login(client):
+    response = client.get(reverse("admin:dashboard_widgets"))
+
+    assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+@pytest.mark.parametrize("leads_per_day", [1, 25])
+def test_dashboard_queries_do_not_grow_with_the_data(
+    client, shop, frozen, django_assert_max_num_queries, leads_per_day
+):
+    for offset in range(7):
+        for n in range(leads_per_day):
+            status = [S.SUCCESS, S.QUEUED, S.FAILED, S.ORPHAN][n % 4]
+            crm = None if status == S.ORPHAN else [shop.zr7, shop.mdl][n % 2]
+            shop.lead(at=NOW - timedelta(days=offset, minutes=n), status=status, crm=crm)
+            shop.form_start(at=NOW - timedelta(days=offset, minutes=n))
+    for crm in (shop.zr7, shop.mdl):
+        CRMHealth.objects.create(crm=crm)
+        BudgetAlert.objects.create(
+            order=OrderFactory(crm=crm, prepaid_total=Decimal("10")),
+            level=BudgetAlert.Level.CRITICAL,
+        )
+    as_superuser(client)
+
+    # Session, user, the sidebar's admin log, and one query per number group:
+    # queue, circuits, leads, form starts, verification, budget alerts.
+    with django_assert_max_num_queries(9):
+        response = client.get(reverse("admin:index"))
+    assert response.context["dashboard"]["leads"]["week_total"] == 7 * leads_per_day
+    with django_assert_max_num_queries(8):
+        client.get(reverse("admin:dashboard_widgets"))
+
+
+def test_admin_site_is_ours_with_every_app_registered_on_it():
+    from django.contrib import admin
+
+    from backoffice.sites import EnerSolarAdminSite
+
+    assert isinstance(admin.site, EnerSolarAdminSite)
+    assert Lead in admin.site._registry and Delivery in admin.site._registry

@@ -1,0 +1,33 @@
+"""Reads of the delivery queue, shared by the staff API and the dashboard."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Count, Min, Q
+
+from .models import Delivery
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    counts: dict[str, int]  # every Delivery.State, plus "total"
+    oldest_pending_due: datetime | None  # the next retry that is (over)due first
+    oldest_pending_routed_at: datetime | None  # the item waiting longest
+
+
+def queue_stats() -> QueueStats:
+    """Counts per state and the oldest waiting item, in one aggregate query."""
+    pending = Q(state=Delivery.State.PENDING)
+    row = Delivery.objects.aggregate(
+        total=Count("pk"),
+        **{state: Count("pk", filter=Q(state=state)) for state in Delivery.State.values},
+        oldest_pending_due=Min("next_attempt_at", filter=pending),
+        oldest_pending_routed_at=Min("routed_at", filter=pending),
+    )
+    counts = {state: row[state] for state in Delivery.State.values}
+    counts["total"] = row["total"]
+    return QueueStats(
+        counts=counts,
+        oldest_pending_due=row["oldest_pending_due"],
+        oldest_pending_routed_at=row["oldest_pending_routed_at"],
+    )
