@@ -224,8 +224,12 @@ def _paris_midnight(day) -> datetime:
 
 
 class LeadFilter(filters.FilterSet):
+    # distinct=False: SELECT DISTINCT would sort every matching row (all
+    # columns) before the page is cut, seconds at a million leads.
     status = filters.MultipleChoiceFilter(
-        choices=Lead.Status.choices, help_text="Repeat for several: ?status=failed&status=queued"
+        choices=Lead.Status.choices,
+        distinct=False,
+        help_text="Repeat for several: ?status=failed&status=queued",
     )
     product = filters.CharFilter(
         field_name="product_type__code", lookup_expr="iexact", help_text="PV, PAC, ITE…"

@@ -219,3 +219,18 @@ def test_staff_without_view_lead_get_403(client, world):
 def test_a_non_staff_user_gets_403_whatever_its_role(client, world):
     with_token(client, role=VIEWER, is_staff=False)
     assert client.get(URL).status_code == 403
+
+
+def test_a_status_filter_never_makes_the_query_distinct(client, world):
+    """SELECT DISTINCT would sort every matching lead before the page is cut."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    world.lead()
+    with_token(client)
+    with CaptureQueriesContext(connection) as queries:
+        assert len(ids(client.get(URL, {"status": ["pending", "failed"]}))) == 1
+
+    lead_queries = [q["sql"] for q in queries if 'FROM "leads_lead"' in q["sql"]]
+    assert len(lead_queries) == 1
+    assert "DISTINCT" not in lead_queries[0]
