@@ -1,5 +1,9 @@
+import json
+
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from .admin_tools import JournaledAdmin, ReadOnlyAdmin, SecretFieldsForm
@@ -134,9 +138,44 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 @admin.register(ActivityLog)
 class ActivityLogAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "user", "action", "object_type", "object_repr"]
+    """The journal: browsable by who, what, which kind of object and when;
+    nobody edits or deletes it, a superuser neither."""
+
+    list_display = ["created_at", "user", "action", "object_type", "object_link"]
     list_filter = ["action", "object_type", "created_at", "user"]
-    search_fields = ["object_repr", "object_id", "user__username"]
+    search_fields = ["object_repr", "=object_id", "user__username"]
+    search_help_text = _("Object, exact object id or user name.")
     list_select_related = ["user"]
     date_hierarchy = "created_at"
-    fields = ["created_at", "user", "action", "object_type", "object_id", "object_repr", "details"]
+    # Every retry and queue action is journaled: the table grows like the leads.
+    show_full_result_count = False
+    fields = [
+        "created_at",
+        "user",
+        "action",
+        "object_type",
+        "object_id",
+        "object_link",
+        "details_pretty",
+    ]
+
+    @admin.display(description=_("object"), ordering="object_repr")
+    def object_link(self, entry):
+        """The object's admin page when the admin has one (no query: the
+        journal keeps the type and id, the object may since be gone)."""
+        app_label, _dot, model_name = entry.object_type.partition(".")
+        if entry.object_id and model_name:
+            try:
+                url = reverse(f"admin:{app_label}_{model_name}_change", args=[entry.object_id])
+            except NoReverseMatch:
+                url = ""
+            if url:
+                return format_html('<a href="{}">{}</a>', url, entry.object_repr)
+        return entry.object_repr or "—"
+
+    @admin.display(description=_("details"))
+    def details_pretty(self, entry):
+        if not entry.details:
+            return "—"
+        text = json.dumps(entry.details, indent=2, ensure_ascii=False, sort_keys=True)
+        return format_html('<pre class="rdz-details">{}</pre>', text)

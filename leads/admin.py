@@ -1,13 +1,16 @@
 import uuid
 
 from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from enersolar.admin_tools import ReadOnlyAdmin
 from enersolar.france import DEPARTMENTS
+from enersolar.models import CRM
 from enersolar.phone import phone_normalize
 
-from .models import Lead
+from .models import Lead, RejectedLead
 
 
 class DepartmentFilter(admin.SimpleListFilter):
@@ -36,6 +39,20 @@ class RejectedFilter(admin.SimpleListFilter):
         return queryset
 
 
+class OriginCRMFilter(admin.SimpleListFilter):
+    """The CRM owning the account's traffic: known for every lead with an
+    account, routed or not (a rejected lead has no routing decision)."""
+
+    title = _("origin CRM")
+    parameter_name = "origin_crm"
+
+    def lookups(self, request, model_admin):
+        return list(CRM.objects.values_list("pk", "name"))
+
+    def queryset(self, request, queryset):
+        return queryset.filter(account__origin_crm_id=self.value()) if self.value() else queryset
+
+
 @admin.register(Lead)
 class LeadAdmin(ReadOnlyAdmin):
     list_display = [
@@ -54,6 +71,7 @@ class LeadAdmin(ReadOnlyAdmin):
         RejectedFilter,
         "product_type",
         "account",
+        OriginCRMFilter,
         DepartmentFilter,
         "source",
         "created_at",
@@ -134,3 +152,86 @@ class LeadAdmin(ReadOnlyAdmin):
         if phone:
             return queryset.filter(phone=phone), False
         return super().get_search_results(request, queryset, term.lower() if "@" in term else term)
+
+
+# --- Rejected leads: their own menu entry, with the reasons in words ---------------------------
+
+
+def failure_reasons(lead: Lead):
+    """The lead's reason codes (SPEC §3.1) as staff read them."""
+    items = []
+    for code in lead.reasons or []:
+        name, _sep, detail = str(code).partition(":")
+        if name == "FORM_NOT_FOUND":
+            text = format_html(_("Form not found (sent: “{}”)"), lead.form_code or "—")
+        elif name == "PRODUCT_NOT_FOUND":
+            text = _("No form and no known product")
+        elif name == "PHONE_INVALID":
+            text = format_html(_("Invalid phone (sent: “{}”)"), lead.phone_raw or "—")
+        elif name == "MISSING_REQUIRED":
+            text = format_html(_("Missing or invalid: {}"), detail.replace(",", ", "))
+        elif name == "DOUBLE_SUBMIT_BLOCKED":
+            text = _("Sent twice within a few seconds")
+        elif name == "DUPLICATE":
+            text = format_html(
+                _('Duplicate of <a href="{}">an earlier lead</a>'),
+                reverse("admin:leads_lead_change", args=[detail]),
+            )
+        else:
+            text = code
+        items.append((text,))
+    if not items:
+        return "—"
+    return format_html(
+        '<ul class="rdz-reasons">{}</ul>', format_html_join("", "<li>{}</li>", items)
+    )
+
+
+class RejectedStatusFilter(admin.SimpleListFilter):
+    title = _("status")
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return [(s.value, s.label) for s in Lead.REJECTED_STATUSES]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(status=self.value()) if self.value() else queryset
+
+
+@admin.register(RejectedLead)
+class RejectedLeadAdmin(LeadAdmin):
+    """Leads refused at intake with why: bad forms, fake phones, missing
+    fields, double submits and duplicates. Read-only, like every lead."""
+
+    list_display = [
+        "created_at",
+        "status",
+        "why",
+        "phone_raw",
+        "nom",
+        "form_code",
+        "account",
+        "product_type",
+        "departement",
+        "source",
+    ]
+    list_filter = [
+        RejectedStatusFilter,
+        "product_type",
+        "account",
+        OriginCRMFilter,
+        DepartmentFilter,
+        "source",
+        "created_at",
+    ]
+
+    def get_fieldsets(self, request, obj=None):
+        (name, opts), *rest = super().get_fieldsets(request, obj)
+        return [(name, {**opts, "fields": [*opts["fields"], "why"]}), *rest]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*super().get_readonly_fields(request, obj), "why"]
+
+    @admin.display(description=_("why"))
+    def why(self, obj):
+        return failure_reasons(obj)

@@ -159,3 +159,20 @@ class Lead(models.Model):
 
     def __str__(self) -> str:
         return f"{self.id} ({self.status})"
+
+
+class RejectedLeadManager(models.Manager):
+    def get_queryset(self):
+        return super().get_queryset().filter(status__in=Lead.REJECTED_STATUSES)
+
+
+class RejectedLead(Lead):
+    """The leads refused at intake (kept with their reasons): the same rows,
+    as an admin entry of their own for the staff who chase bad traffic."""
+
+    objects = RejectedLeadManager()
+
+    class Meta:
+        proxy = True
+        verbose_name = _("rejected lead")
+        verbose_name_plural = _("rejected leads")

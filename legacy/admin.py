@@ -76,7 +76,10 @@ for model, model_admin in list(admin.site._registry.items()):
     admin_class = type(model_admin)
     attrs = {
         "__module__": __name__,
-        "resource_classes": [export_resource(model)],
+        # Lead proxies (rejected leads) export the lead list's own columns.
+        "resource_classes": [
+            LeadExportResource if issubclass(model, Lead) else export_resource(model)
+        ],
         # The admin's own change page (e.g. a form's brief link) wins over
         # import-export's; with None, Django finds admin/<app>/<model>/… itself.
         "change_form_template": admin_class.change_form_template,

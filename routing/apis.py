@@ -1,20 +1,35 @@
-"""Staff API for the delivery queue, lead retries and the verification."""
+"""Staff API for the delivery queue, lead retries, the verification and the
+lead list (which filters on what routing decided: target CRM, cross-CRM)."""
+
+from datetime import datetime, time, timedelta
 
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import generics, serializers, status
+from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from enersolar.authentication import STAFF_AUTHENTICATION
+from enersolar.france import department_normalize
 from enersolar.models import ActivityLog
 from enersolar.permissions import has_perm
+from enersolar.phone import phone_normalize
 from enersolar.services import journal_record
 from leads.models import Lead
+from tracking.apis import ERROR_SCHEMA
 
 from .dispatch import dispatch_leads
 from .models import Delivery, VerificationReport
-from .selectors import queue_stats
+from .selectors import leads_with_delivery, queue_stats
 from .services.queue import lead_retry, queue_process, queue_retry_exhausted
 from .services.verification import verification_next_run, verification_run
 
@@ -188,5 +203,166 @@ class VerificationReportsApi(generics.ListAPIView):
     queryset = VerificationReport.objects.all()
 
     @extend_schema(tags=["verification"])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+# --- GET /api/leads -----------------------------------------------------------------------
+
+
+def _paris_midnight(day) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=timezone.get_default_timezone())
+
+
+class LeadFilter(filters.FilterSet):
+    # distinct=False: SELECT DISTINCT would sort every matching row (all
+    # columns) before the page is cut, seconds at a million leads.
+    status = filters.MultipleChoiceFilter(
+        choices=Lead.Status.choices,
+        distinct=False,
+        help_text="Repeat for several: ?status=failed&status=queued",
+    )
+    product = filters.CharFilter(
+        field_name="product_type__code", lookup_expr="iexact", help_text="PV, PAC, ITE…"
+    )
+    account = filters.NumberFilter(field_name="account_id", help_text="Account id.")
+    # The account's CRM: also known for leads never routed (rejected, held).
+    origin_crm = filters.CharFilter(
+        field_name="account__origin_crm__slug", help_text="Slug of the account's origin CRM."
+    )
+    target_crm = filters.CharFilter(
+        field_name="delivery__crm__slug", help_text="Slug of the CRM the lead was routed to."
+    )
+    departement = filters.CharFilter(method="filter_departement", help_text="01…95, 2A, 2B.")
+    date_from = filters.DateFilter(
+        method="filter_date_from", help_text="Created on or after this day (Paris), YYYY-MM-DD."
+    )
+    date_to = filters.DateFilter(
+        method="filter_date_to", help_text="Created on or before this day (Paris), YYYY-MM-DD."
+    )
+    cross_crm = filters.BooleanFilter(
+        method="filter_cross_crm", help_text="Routed through the cross-CRM fallback, or not."
+    )
+    phone = filters.CharFilter(method="filter_phone", help_text="Any format: 06 12 34 56 78…")
+    email = filters.CharFilter(method="filter_email")
+
+    class Meta:
+        model = Lead
+        fields: list[str] = []
+
+    def filter_departement(self, queryset, name, value):
+        return queryset.filter(departement=department_normalize(value) or value.strip())
+
+    def filter_date_from(self, queryset, name, value):
+        return queryset.filter(created_at__gte=_paris_midnight(value))
+
+    def filter_date_to(self, queryset, name, value):
+        return queryset.filter(created_at__lt=_paris_midnight(value + timedelta(days=1)))
+
+    def filter_cross_crm(self, queryset, name, value):
+        cross = {"delivery__source": Delivery.Source.CROSS_CRM}
+        return queryset.filter(**cross) if value else queryset.exclude(**cross)
+
+    def filter_phone(self, queryset, name, value):
+        # An exact, indexed match on the stored national form (never a LIKE).
+        return queryset.filter(phone=phone_normalize(value) or value.strip())
+
+    def filter_email(self, queryset, name, value):
+        return queryset.filter(email=value.strip().lower())
+
+
+class LeadCursorPagination(CursorPagination):
+    """Newest first, by keyset: no COUNT(*) and no OFFSET, so a page costs
+    the same at the first lead as at the ten millionth."""
+
+    ordering = ("-created_at", "-id")
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+class LeadDeliveryOutput(serializers.Serializer):
+    target_crm = serializers.CharField(source="crm.slug")
+    origin_crm = serializers.CharField(source="origin_crm.slug", allow_null=True, default=None)
+    routing_source = serializers.ChoiceField(source="source", choices=Delivery.Source.choices)
+    cross_crm = serializers.BooleanField(source="is_cross_crm")
+    state = serializers.ChoiceField(choices=Delivery.State.choices)
+    attempts = serializers.IntegerField()
+    unit_price = serializers.DecimalField(max_digits=10, decimal_places=2, allow_null=True)
+    routed_at = serializers.DateTimeField()
+    delivered_at = serializers.DateTimeField(allow_null=True)
+    last_error = serializers.CharField()
+
+
+class LeadListOutput(serializers.ModelSerializer):
+    product_type = serializers.CharField(source="product_type.code", default=None)
+    account = serializers.CharField(source="account.name", default=None)
+    account_id = serializers.IntegerField(allow_null=True)
+    origin_crm = serializers.CharField(
+        source="account.origin_crm.slug", default=None, help_text="The account's CRM."
+    )
+    delivery = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Lead
+        fields = [
+            "id",
+            "created_at",
+            "status",
+            "reasons",
+            "source",
+            "product_type",
+            "account",
+            "account_id",
+            "origin_crm",
+            "form_code",
+            "lp_code",
+            "liaison_code",
+            "civilite",
+            "nom",
+            "prenom",
+            "phone",
+            "email",
+            "departement",
+            "code_postal",
+            "ville",
+            "utm_source",
+            "utm_medium",
+            "utm_campaign",
+            "quality_tier",
+            "delivery",
+        ]
+
+    @extend_schema_field(LeadDeliveryOutput(allow_null=True))
+    def get_delivery(self, lead) -> dict | None:
+        # Joined by leads_with_delivery(): no query here, None when never routed.
+        delivery = getattr(lead, "delivery", None)
+        return LeadDeliveryOutput(delivery).data if delivery is not None else None
+
+
+class LeadListApi(generics.ListAPIView):
+    """Staff: the leads, newest first, filtered; cursor-paginated."""
+
+    authentication_classes = STAFF_AUTHENTICATION
+    permission_classes = [has_perm("leads.view_lead")]
+    serializer_class = LeadListOutput
+    filterset_class = LeadFilter
+    pagination_class = LeadCursorPagination
+    queryset = leads_with_delivery()
+
+    @extend_schema(
+        operation_id="leads_list",
+        tags=["leads"],
+        responses={
+            200: LeadListOutput(many=True),
+            400: OpenApiResponse(ERROR_SCHEMA),
+            401: OpenApiResponse(ERROR_SCHEMA),
+            403: OpenApiResponse(ERROR_SCHEMA),
+        },
+        summary="Leads with their routing and delivery, filtered, newest first",
+        description="Cursor pagination: follow `next` (no total count, so that a page costs "
+        "the same whatever the table's size). Phones and e-mails are given in full: the "
+        "permission `leads.view_lead` already shows them in the admin's lead list.",
+    )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)

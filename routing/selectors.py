@@ -1,9 +1,12 @@
-"""Reads of the delivery queue, shared by the staff API and the dashboard."""
+"""Reads of the delivery queue and of leads with what routing decided for
+them, shared by the staff API and the dashboard."""
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, Min, Q
+from django.db.models import Count, Min, Q, QuerySet
+
+from leads.models import Lead
 
 from .models import Delivery
 
@@ -30,4 +33,16 @@ def queue_stats() -> QueueStats:
         counts=counts,
         oldest_pending_due=row["oldest_pending_due"],
         oldest_pending_routed_at=row["oldest_pending_routed_at"],
+    )
+
+
+def leads_with_delivery() -> QuerySet[Lead]:
+    """Leads with everything a staff list shows of them, joined in the one
+    query that reads them: product, account and its origin CRM, and the
+    delivery (target CRM, routing source, queue state) when there is one."""
+    return Lead.objects.select_related(
+        "product_type",
+        "account__origin_crm",
+        "delivery__crm",
+        "delivery__origin_crm",
     )

@@ -11,6 +11,7 @@ urlpatterns = [
         apis.QueueRetryExhaustedApi.as_view(),
         name="queue-retry-exhausted",
     ),
+    path("api/leads", apis.LeadListApi.as_view(), name="leads-list"),
     path("api/leads/<uuid:lead_id>/retry", apis.LeadRetryApi.as_view(), name="lead-retry"),
     path("api/verification/run", apis.VerificationRunApi.as_view(), name="verification-run"),
     path(

@@ -55,6 +55,10 @@ def superuser_client(client):
         },
         ip="127.0.0.1",
     ).lead
+    lead_receive(  # a rejected one too: the page of rejected leads shows it
+        data={"session_id": str(session.pk), "form_code": "PV-001", "phone": "12", "nom": "X"},
+        ip="127.0.0.1",
+    )
     delivery = lead_route(lead=lead)
     attempt_record(delivery=delivery, result=AttemptResult("success", 201, "{}", "", 12))
     now = timezone.now()

@@ -127,3 +127,38 @@ def test_swagger_ui_assets_are_served():
         assert response.status_code == 200, asset
         if hasattr(response, "close"):
             response.close()
+
+
+@pytest.mark.parametrize(
+    "path, filters",
+    [
+        ("/api/forms", {"product", "status", "account", "page"}),
+        (
+            "/api/leads",
+            {
+                "status",
+                "product",
+                "account",
+                "origin_crm",
+                "target_crm",
+                "departement",
+                "date_from",
+                "date_to",
+                "cross_crm",
+                "phone",
+                "email",
+                "cursor",
+                "page_size",
+            },
+        ),
+    ],
+)
+def test_staff_lists_are_documented_with_their_filters_and_auth(schema, path, filters):
+    operation = schema["paths"][path]["get"]
+    assert filters == {p["name"] for p in operation["parameters"]}
+    assert {"200", "400", "401", "403"} <= set(operation["responses"])
+    assert {} not in operation["security"], "documented as open to anonymous callers"
+    assert {name for requirement in operation["security"] for name in requirement} == {
+        "cookieAuth",
+        "tokenAuth",
+    }

@@ -3,6 +3,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -10,8 +11,10 @@ from django.utils.translation import gettext_lazy as _
 
 from enersolar.admin_tools import JournaledAdmin, ReadOnlyAdmin, SecretFieldsForm
 
+from .admin_cards import RESET_PERMISSION, FormCardsMixin
 from .brief import brief_build, script_tag
 from .models import Form, LandingPage, TrackingEvent, VisitorSession
+from .selectors import form_stats
 from .services import form_archive, form_duplicate, form_override_key_replace
 
 
@@ -52,7 +55,7 @@ class ReplaceKeyForm(forms.Form):
 
 
 @admin.register(Form)
-class FormAdmin(JournaledAdmin):
+class FormAdmin(FormCardsMixin, JournaledAdmin):
     form = FormAdminForm
     list_display = [
         "code",
@@ -79,8 +82,15 @@ class FormAdmin(JournaledAdmin):
         (_("Financial aid shown in the brief"), {"fields": ["aid_maprimerenov", "aid_cee"]}),
     ]
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "can_reset_stats": request.user.has_perm(RESET_PERMISSION),
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
     def get_readonly_fields(self, request, obj=None):
-        readonly = ["code"]
+        readonly = ["code", "stats_panel"]
         if obj is not None and obj.crm_override_api_key:
             # Write-once: once set, the key changes only through "Replace key".
             readonly.append("override_key_locked")
@@ -88,6 +98,8 @@ class FormAdmin(JournaledAdmin):
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None:
+            fieldsets = [*fieldsets, (_("Stats"), {"fields": ["stats_panel"]})]
         if obj is not None and obj.crm_override_api_key:
             fieldsets = [
                 (
@@ -112,6 +124,17 @@ class FormAdmin(JournaledAdmin):
             obj.crm_override_api_key_masked,
             url,
             _("Replace key"),
+        )
+
+    @admin.display(description=_("Counters and resets"))
+    def stats_panel(self, obj):
+        return render_to_string(
+            "admin/tracking/form/stats_panel.html",
+            {
+                "form": obj,
+                "stats": form_stats(obj),
+                "snapshots": obj.stats_snapshots.select_related("reset_by")[:20],
+            },
         )
 
     @admin.display(description=_("Brief"))

@@ -8,18 +8,21 @@ import uuid
 from django.conf import settings
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django_filters import rest_framework as filters
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
+    extend_schema_field,
     inline_serializer,
 )
-from rest_framework import serializers
+from rest_framework import generics, serializers
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from enersolar.authentication import STAFF_AUTHENTICATION
 from enersolar.france import DEPARTMENTS
 from enersolar.http import (
     LenientContentNegotiation,
@@ -32,6 +35,7 @@ from enersolar.serializers import OptionalText
 
 from .brief import brief_build
 from .models import Form, LandingPage, VisitorSession
+from .selectors import conversion_rate, forms_with_stats
 from .services import event_record, session_start
 
 VISITOR_COOKIE = "_rdz_vid"
@@ -353,3 +357,105 @@ class FormBriefApi(APIView):
         )
         form_url = request.query_params.get("form_url", "")[:500]
         return Response(brief_build(form, form_url=form_url))
+
+
+# --- Staff: the forms with their counters (the admin's cards, as JSON) -----------------------
+
+
+class FormFilter(filters.FilterSet):
+    product = filters.CharFilter(
+        field_name="product_type__code", lookup_expr="iexact", help_text="Product code: PV, PAC…"
+    )
+    status = filters.ChoiceFilter(choices=Form.Status.choices)
+    account = filters.NumberFilter(field_name="account_id", help_text="Account id.")
+
+    class Meta:
+        model = Form
+        fields = ["product", "status", "account"]
+
+
+class FormAccountOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class FormLandingPageOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    code = serializers.CharField()
+    name = serializers.CharField()
+    url = serializers.CharField()
+
+
+class FormStatsOutput(serializers.Serializer):
+    started = serializers.IntegerField(help_text="Sessions with a form_start since the reset.")
+    finished = serializers.IntegerField(help_text="Leads since the reset (no double submits).")
+    conversion = serializers.DecimalField(
+        max_digits=9,
+        decimal_places=1,
+        allow_null=True,
+        help_text="finished / started × 100; null when nobody started.",
+    )
+    since = serializers.DateTimeField(allow_null=True, help_text="Last reset; null: never.")
+
+
+class FormListOutput(serializers.ModelSerializer):
+    product_type = serializers.CharField(source="product_type.code")
+    account = FormAccountOutput()
+    landing_page = FormLandingPageOutput()
+    liaison_code = serializers.CharField()
+    stats = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Form
+        fields = [
+            "id",
+            "code",
+            "name",
+            "product_type",
+            "status",
+            "account",
+            "landing_page",
+            "liaison_code",
+            "conversion_mode",
+            "allow_cross_crm",
+            "created_at",
+            "stats",
+        ]
+
+    @extend_schema_field(FormStatsOutput)
+    def get_stats(self, form) -> dict:
+        stats = {
+            "started": form.started,
+            "finished": form.finished,
+            "conversion": conversion_rate(started=form.started, finished=form.finished),
+            "since": form.stats_reset_at,
+        }
+        return FormStatsOutput(stats).data
+
+
+class FormListApi(generics.ListAPIView):
+    """Staff: the forms, with the same counters as the admin's cards."""
+
+    authentication_classes = STAFF_AUTHENTICATION
+    permission_classes = [has_perm("tracking.view_form")]
+    serializer_class = FormListOutput
+    filterset_class = FormFilter
+
+    def get_queryset(self):
+        forms = Form.objects.select_related("product_type", "account", "landing_page")
+        return forms_with_stats(forms).order_by("code")
+
+    @extend_schema(
+        operation_id="forms_list",
+        tags=["forms"],
+        responses={
+            200: FormListOutput(many=True),
+            400: OpenApiResponse(ERROR_SCHEMA),
+            401: OpenApiResponse(ERROR_SCHEMA),
+            403: OpenApiResponse(ERROR_SCHEMA),
+        },
+        summary="Forms with their codes, landing page and counters (started, finished, "
+        "conversion since the last reset)",
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)

@@ -2,6 +2,7 @@
 
 import uuid
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -101,11 +102,16 @@ class Form(models.Model):
         _("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    # The card's counters count from here (NULL: since the beginning).
+    stats_reset_at = models.DateTimeField(
+        _("stats reset at"), null=True, blank=True, editable=False
+    )
 
     class Meta:
         verbose_name = _("form")
         verbose_name_plural = _("forms")
         ordering = ["code"]
+        permissions = [("reset_form_stats", _("Can reset a form's stats"))]
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
@@ -123,6 +129,41 @@ class Form(models.Model):
     @property
     def crm_override_api_key_masked(self) -> str:
         return mask_secret(self.crm_override_api_key)
+
+
+class FormStatsSnapshot(models.Model):
+    """The counters of a form as they stood when an admin reset them: the
+    period [period_start, reset_at) they covered is kept with them."""
+
+    form = models.ForeignKey(
+        Form, on_delete=models.CASCADE, related_name="stats_snapshots", verbose_name=_("form")
+    )
+    period_start = models.DateTimeField(
+        _("counted since"), null=True, blank=True, help_text=_("Empty: since the beginning.")
+    )
+    reset_at = models.DateTimeField(_("reset at"))
+    reset_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("reset by"),
+    )
+    started = models.PositiveIntegerField(_("started"))
+    finished = models.PositiveIntegerField(_("finished"))
+    # NULL when nobody started the form (no rate to speak of).
+    conversion = models.DecimalField(
+        _("conversion (%)"), max_digits=9, decimal_places=1, null=True, blank=True
+    )
+
+    class Meta:
+        verbose_name = _("stats snapshot")
+        verbose_name_plural = _("stats snapshots")
+        ordering = ["-reset_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.form_id} @ {self.reset_at:%Y-%m-%d %H:%M}"
 
 
 class UTMFields(models.Model):

@@ -9,7 +9,15 @@ from django.utils import timezone
 from enersolar.models import ActivityLog
 from enersolar.services import journal_record
 
-from .models import Form, LandingPage, TrackingEvent, UTMFields, VisitorSession
+from .models import (
+    Form,
+    FormStatsSnapshot,
+    LandingPage,
+    TrackingEvent,
+    UTMFields,
+    VisitorSession,
+)
+from .selectors import form_stats
 
 
 @transaction.atomic
@@ -45,6 +53,44 @@ def form_override_key_replace(*, form: Form, api_key: str, user=None) -> None:
         obj=form,
         details={"key": form.crm_override_api_key_masked},
     )
+
+
+@transaction.atomic
+def form_stats_reset(*, form: Form, user=None) -> FormStatsSnapshot:
+    """Snapshot the form's counters, then count from zero again.
+
+    The row lock makes two admins resetting at once take turns: the second
+    snapshots the (nearly empty) period after the first, never the same one
+    twice. Counting up to `now` exactly, and restarting at `now`, means every
+    session and lead falls in exactly one period.
+    """
+    locked = Form.objects.select_for_update().get(pk=form.pk)
+    now = timezone.now()
+    stats = form_stats(locked, until=now)
+    snapshot = FormStatsSnapshot.objects.create(
+        form=locked,
+        period_start=locked.stats_reset_at,
+        reset_at=now,
+        reset_by=user if getattr(user, "is_authenticated", False) else None,
+        started=stats.started,
+        finished=stats.finished,
+        conversion=stats.conversion,
+    )
+    locked.stats_reset_at = now
+    locked.save(update_fields=["stats_reset_at"])
+    form.stats_reset_at = now
+    journal_record(
+        user=user,
+        action=ActivityLog.Action.STATS_RESET,
+        obj=locked,
+        details={
+            "started": stats.started,
+            "finished": stats.finished,
+            "conversion": None if stats.conversion is None else str(stats.conversion),
+            "since": snapshot.period_start.isoformat() if snapshot.period_start else None,
+        },
+    )
+    return snapshot
 
 
 def _attribution(data: dict) -> dict[str, str]:

@@ -11,6 +11,7 @@ urlpatterns = [
         apis.PublicFormByLandingPageApi.as_view(),
         name="public-form-by-lp",
     ),
+    path("api/forms", apis.FormListApi.as_view(), name="forms-list"),
     path("api/forms/<int:pk>/brief", apis.FormBriefApi.as_view(), name="form-brief"),
     path("api/forms/public/<str:code>", apis.PublicFormApi.as_view(), name="public-form"),
     path(
