@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from leads.models import Lead
 from routing.models import Delivery
 from routing.selectors import queue_stats
+from tracking.selectors import conversion_rate
 
 from . import selectors
 from .charts import GREY, PALETTE, Series, stacked_columns
@@ -31,10 +32,6 @@ STATUS_GROUPS: list[tuple[Series, set[str]]] = [
     (Series("rejected", _("rejected at intake"), GREY), set(Lead.REJECTED_STATUSES)),
 ]
 GROUP_OF_STATUS = {status: series.key for series, statuses in STATUS_GROUPS for status in statuses}
-
-
-def _rate(finished: int, started: int) -> float | None:
-    return round(finished / started * 100, 1) if started else None
 
 
 def _crm_label(name: str) -> str:
@@ -77,14 +74,14 @@ def leads_widget(*, now: datetime) -> dict:
         {
             "label": _("today"),
             "started": starts.today,
-            "finished": week.public_total(week.today),
-            "rate": _rate(week.public_total(week.today), starts.today),
+            "finished": week.finished_total(week.today),
+            "rate": conversion_rate(started=starts.today, finished=week.finished_total(week.today)),
         },
         {
             "label": _("last 7 days"),
             "started": starts.period,
-            "finished": week.public_total(),
-            "rate": _rate(week.public_total(), starts.period),
+            "finished": week.finished_total(),
+            "rate": conversion_rate(started=starts.period, finished=week.finished_total()),
         },
     ]
     return {

@@ -1,12 +1,13 @@
 from datetime import datetime, timedelta
 
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from enersolar.models import CRM
 from leads.models import Lead
 
-from .selectors import paris_day_start, paris_today
+from .selectors import day_start
 
 DEFAULT_DAYS = 30
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -39,7 +40,7 @@ class DepartmentsFilterForm(forms.Form):
     )
 
     def __init__(self, data, *, now: datetime):
-        today = paris_today(now)
+        today = timezone.localdate(now)
         data = data.copy()
         # The default period: the last 30 days, today included.
         defaults = {"date_from": today - timedelta(days=DEFAULT_DAYS - 1), "date_to": today}
@@ -60,8 +61,8 @@ class DepartmentsFilterForm(forms.Form):
         """Keyword arguments of selectors.department_counts (call after is_valid())."""
         data = self.cleaned_data
         return {
-            "start": paris_day_start(data["date_from"]),
-            "end": paris_day_start(data["date_to"] + timedelta(days=1)),
+            "start": day_start(data["date_from"]),
+            "end": day_start(data["date_to"] + timedelta(days=1)),
             "scope": data["scope"],
             "crm": data["crm"],
             "crm_role": data["crm_role"],

@@ -1,7 +1,7 @@
 """Reads of the dashboards: each widget's numbers come from one aggregate query.
 
-"Today" and the days of the charts are Paris days (the business runs on
-French time), whatever the server's or the browser's time zone.
+"Today" and the days of the charts are days of the project's time zone
+(settings.TIME_ZONE, Europe/Paris: the business runs on French time).
 """
 
 from __future__ import annotations
@@ -9,26 +9,24 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from django.db.models import Count, Q
+from django.utils import timezone
 
 from billing.models import BudgetAlert
-from enersolar.models import CRM, Department, ProductType
+from enersolar.models import CRM, ProductType
 from leads.models import Lead
 from routing.models import VerificationReport
 from tracking.models import TrackingEvent
 
-PARIS = ZoneInfo("Europe/Paris")
 NOT_ROUTED = ""  # the CRM "column" of leads that have no delivery
+# A lead "finishes" a form as the form cards count it (tracking.selectors):
+# it names a form, and is not the same visitor clicking submit twice.
+FINISHED_A_FORM = Q(form__isnull=False) & ~Q(status=Lead.Status.DOUBLE_SUBMIT)
 
 
-def paris_day_start(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=PARIS)
-
-
-def paris_today(now: datetime) -> date:
-    return now.astimezone(PARIS).date()
+def day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=timezone.get_default_timezone())
 
 
 # --- Leads per day, status and target CRM ---------------------------------------
@@ -41,8 +39,8 @@ class LeadDays:
     days: list[date]
     # (day, status, target CRM name or NOT_ROUTED) -> leads
     counts: dict[tuple[date, str, str], int] = field(default_factory=dict)
-    # day -> leads that came through a public form (the conversion's "finished")
-    public: dict[date, int] = field(default_factory=dict)
+    # day -> leads that finished a form (the conversion's "finished", as on the form cards)
+    finished: dict[date, int] = field(default_factory=dict)
 
     @property
     def today(self) -> date:
@@ -60,8 +58,8 @@ class LeadDays:
     def total(self, day: date | None = None) -> int:
         return sum(n for (d, _, _), n in self.counts.items() if day is None or d == day)
 
-    def public_total(self, day: date | None = None) -> int:
-        return sum(n for d, n in self.public.items() if day is None or d == day)
+    def finished_total(self, day: date | None = None) -> int:
+        return sum(n for d, n in self.finished.items() if day is None or d == day)
 
 
 def lead_days(*, now: datetime, days: int = 7) -> LeadDays:
@@ -69,15 +67,15 @@ def lead_days(*, now: datetime, days: int = 7) -> LeadDays:
     and CRM, one conditional count per day. Grouping by the day itself made
     PostgreSQL sort every row of the week (it cannot tell that a date cast
     has few values); a handful of FILTER clauses per row is cheaper."""
-    today = paris_today(now)
+    today = timezone.localdate(now)
     result = LeadDays(days=[today - timedelta(days=days - 1 - i) for i in range(days)])
-    bounds = [paris_day_start(day) for day in result.days]
-    bounds.append(paris_day_start(today + timedelta(days=1)))
+    bounds = [day_start(day) for day in result.days]
+    bounds.append(day_start(today + timedelta(days=1)))
     counts = {}
     for i in range(days):
         in_day = Q(created_at__gte=bounds[i], created_at__lt=bounds[i + 1])
         counts[f"leads_{i}"] = Count("pk", filter=in_day)
-        counts[f"public_{i}"] = Count("pk", filter=in_day & Q(source=Lead.Source.PUBLIC))
+        counts[f"finished_{i}"] = Count("pk", filter=in_day & FINISHED_A_FORM)
     rows = (
         Lead.objects.filter(created_at__gte=bounds[0], created_at__lt=bounds[-1])
         .values("status", "delivery__crm__name")
@@ -90,7 +88,7 @@ def lead_days(*, now: datetime, days: int = 7) -> LeadDays:
             if row[f"leads_{i}"]:
                 key = (day, row["status"], crm)
                 result.counts[key] = result.counts.get(key, 0) + row[f"leads_{i}"]
-                result.public[day] = result.public.get(day, 0) + row[f"public_{i}"]
+                result.finished[day] = result.finished.get(day, 0) + row[f"finished_{i}"]
     return result
 
 
@@ -105,7 +103,7 @@ class FormStarts:
 
 def form_starts(*, now: datetime, days: int = 7) -> FormStarts:
     """Sessions that started a form (form_start is recorded once per session)."""
-    today_start = paris_day_start(paris_today(now))
+    today_start = day_start(timezone.localdate(now))
     row = TrackingEvent.objects.filter(
         event_type="form_start", created_at__gte=today_start - timedelta(days=days - 1)
     ).aggregate(period=Count("pk"), today=Count("pk", filter=Q(created_at__gte=today_start)))
@@ -116,11 +114,8 @@ def form_starts(*, now: datetime, days: int = 7) -> FormStarts:
 
 
 def crm_circuits() -> list[CRM]:
-    """Active CRMs with their circuit breaker (None: never failed, so closed)."""
-    crms = CRM.objects.filter(is_active=True).select_related("health").order_by("name")
-    for crm in crms:
-        crm.circuit = getattr(crm, "health", None)
-    return list(crms)
+    """Active CRMs with their circuit breaker (no health row: never failed, so closed)."""
+    return list(CRM.objects.filter(is_active=True).select_related("health").order_by("name"))
 
 
 def verification_last() -> VerificationReport | None:
@@ -193,11 +188,12 @@ def department_counts(
     crm_role: str = "target",
     source: str = "",
 ) -> DepartmentCounts:
-    """Leads created in [start, end), in one grouped query. The CRM filter
-    reads the routing decision (Delivery), so it only matches routed leads."""
+    """Leads created in [start, end), in one grouped query. As everywhere in
+    the back office, the origin CRM is the lead's account's CRM (so rejected
+    and held leads have one); the target CRM is the routing decision's."""
     leads = Lead.objects.filter(LEAD_SCOPES[scope], created_at__gte=start, created_at__lt=end)
     if crm is not None:
-        field_name = "delivery__origin_crm" if crm_role == "origin" else "delivery__crm"
+        field_name = "account__origin_crm" if crm_role == "origin" else "delivery__crm"
         leads = leads.filter(**{field_name: crm})
     if source:
         leads = leads.filter(source=source)
@@ -209,10 +205,6 @@ def department_counts(
     return DepartmentCounts(
         counts={(dept or "", product or "", src): n for dept, product, src, n in rows}
     )
-
-
-def department_names() -> dict[str, str]:
-    return dict(Department.objects.values_list("code", "name"))
 
 
 def product_codes() -> list[str]:

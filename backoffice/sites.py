@@ -12,6 +12,8 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from enersolar.france import DEPARTMENTS
+
 from . import selectors
 from .charts import ranked_bars
 from .dashboard import dashboard_build
@@ -89,7 +91,7 @@ class EnerSolarAdminSite(admin.AdminSite):
         }
         if form.is_valid():
             counts = selectors.department_counts(**form.selection())
-            names = selectors.department_names()
+            names = DEPARTMENTS
             by_product = counts.by_department_product()
             products = selectors.product_codes()
             # Products no longer configured but present in old leads keep a column.
@@ -124,7 +126,7 @@ class EnerSolarAdminSite(admin.AdminSite):
         if not form.is_valid():
             return HttpResponseBadRequest(form.errors.as_text())
         counts = selectors.department_counts(**form.selection())
-        names = selectors.department_names()
+        names = DEPARTMENTS
 
         def rows():
             yield [

@@ -33,6 +33,7 @@ class Shop:
         self.zr7 = CRMFactory(slug="zr7", name="ZR7")
         self.mdl = CRMFactory(slug="mdl", name="MDL")
         self.account = AccountFactory(origin_crm=self.zr7)
+        self.mdl_account = AccountFactory(origin_crm=self.mdl)
         landing_page = LandingPageFactory(account=self.account)
         self.forms = {
             code: FormFactory(
@@ -52,9 +53,12 @@ class Shop:
         state=None,
         **fields,
     ):
-        """A lead created at `at`; routed to `crm` (a Delivery, origin ZR7
-        unless told) when given."""
-        lead = LeadFactory(form=self.forms[product], created_at=at, status=status, **fields)
+        """A lead created at `at`, of the ZR7 account unless `origin` is MDL;
+        routed to `crm` (a Delivery) when given."""
+        account = self.mdl_account if origin == self.mdl else self.account
+        lead = LeadFactory(
+            form=self.forms[product], account=account, created_at=at, status=status, **fields
+        )
         if crm is not None:
             DeliveryFactory(
                 lead=lead,

@@ -108,14 +108,18 @@ def test_week_charts_stack_each_day_by_status_group_and_crm(client, day):
     assert crm_chart[-2].percent == pytest.approx(100 / 7)
 
 
-def test_conversion_compares_form_starts_with_public_leads(client, day):
+def test_conversion_counts_finished_forms_as_the_form_cards_do(client, day):
+    """Finished = leads that name a form, double submits aside (tracking.selectors)."""
     day.lead(at=paris(2026, 3, 10, 9, 50), crm=day.zr7, source=Lead.Source.PARTNER)
+    day.lead(at=paris(2026, 3, 10, 9, 51), status=S.DOUBLE_SUBMIT)
+    orphan = day.lead(at=paris(2026, 3, 10, 9, 52), status=S.ORPHAN)
+    Lead.objects.filter(pk=orphan.pk).update(form=None)
 
     leads = as_superuser(client).get(reverse("admin:index")).context["dashboard"]["leads"]
 
     today, week = leads["conversion"]
-    assert (today["started"], today["finished"], today["rate"]) == (2, 7, 350.0)
-    assert (week["started"], week["finished"], week["rate"]) == (3, 8, pytest.approx(266.7))
+    assert (today["started"], today["finished"], today["rate"]) == (2, 8, Decimal("400.0"))
+    assert (week["started"], week["finished"], week["rate"]) == (3, 9, Decimal("300.0"))
 
 
 def test_conversion_without_form_start_has_no_rate(client, shop, frozen):
@@ -148,7 +152,9 @@ def test_queue_widget_counts_states_oldest_item_and_circuits(client, day):
     }
     assert queue["total"] == 8
     assert queue["oldest_age"] == timedelta(hours=3)
-    assert {crm.slug: crm.circuit and crm.circuit.state for crm in queue["circuits"]} == {
+    assert {
+        crm.slug: getattr(crm, "health", None) and crm.health.state for crm in queue["circuits"]
+    } == {
         "mdl": "open",
         "zr7": None,
     }

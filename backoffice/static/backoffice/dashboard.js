@@ -20,6 +20,7 @@
       })
       .then(function (html) {
         container.innerHTML = html;
+        container.classList.remove("refresh-failed");
         container.dataset.refreshedAt = new Date().toISOString();
       })
       .catch(function () {
@@ -27,6 +28,11 @@
       });
   }
 
-  window.setInterval(refresh, seconds * 1000);
+  // A tab nobody looks at does not make the database count every minute.
+  window.setInterval(function () {
+    if (!document.hidden) {
+      refresh();
+    }
+  }, seconds * 1000);
   container.addEventListener("dashboard:refresh", refresh);
 })();
