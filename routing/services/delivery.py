@@ -9,6 +9,7 @@ from email.utils import parsedate_to_datetime
 
 import requests
 from django.conf import settings
+from django.utils import timezone
 from requests.adapters import HTTPAdapter
 
 from enersolar.models import mask_secret
@@ -175,13 +176,21 @@ def delivery_send(*, delivery: Delivery, api_key: str) -> AttemptResult:
     return result
 
 
-def attempt_record(*, delivery: Delivery, result: AttemptResult) -> DeliveryAttempt:
-    return DeliveryAttempt.objects.create(
-        delivery=delivery,
+def attempt_build(*, delivery: Delivery, result: AttemptResult, at: datetime) -> DeliveryAttempt:
+    """The attempt's row, not saved yet (a batch inserts its rows together)."""
+    return DeliveryAttempt(
+        delivery_id=delivery.pk,
         crm_id=delivery.crm_id,
+        attempted_at=at,
         http_status=result.http_status,
         duration_ms=result.duration_ms,
         response_excerpt=result.excerpt,
         error=result.error,
         outcome=result.outcome,
     )
+
+
+def attempt_record(*, delivery: Delivery, result: AttemptResult) -> DeliveryAttempt:
+    attempt = attempt_build(delivery=delivery, result=result, at=timezone.now())
+    attempt.save()
+    return attempt

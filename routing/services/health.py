@@ -29,6 +29,13 @@ def circuit_health(crm_id: int) -> CRMHealth | None:
     return CRMHealth.objects.filter(crm_id=crm_id).first()
 
 
+def circuit_is_healthy(health: CRMHealth | None) -> bool:
+    """Closed with no failure counted: a success there changes nothing."""
+    return health is None or (
+        health.state == CRMHealth.State.CLOSED and health.consecutive_failures == 0
+    )
+
+
 def circuit_check(
     *, crm_id: int, now: datetime, health: CRMHealth | None = None
 ) -> datetime | None:
@@ -104,7 +111,7 @@ def circuit_record_success(
 
     `seen` is the row read before the attempt: when it showed a healthy
     circuit, there is nothing to write (the common case costs no query)."""
-    if seen is None or (seen.state == CRMHealth.State.CLOSED and seen.consecutive_failures == 0):
+    if circuit_is_healthy(seen):
         return None
     not_closed = CRMHealth.objects.filter(crm_id=crm_id).exclude(state=CRMHealth.State.CLOSED)
     outage = not_closed.values("outage_started_at").first()
