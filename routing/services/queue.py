@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, Exists, OuterRef, Q, Value, When
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from enersolar.models import ActivityLog
@@ -117,7 +117,10 @@ def leads_deliver_claimed(*, lead_ids: list, claim: datetime) -> list[str]:
     return _deliver(list(mine), token=now)
 
 
-_DELIVERIES = Delivery.objects.select_related("lead__product_type", "lead__form", "crm", "order")
+# With the circuit of the CRM (None: never failed), read once per batch.
+_DELIVERIES = Delivery.objects.select_related(
+    "lead__product_type", "lead__form", "crm__health", "order"
+)
 
 
 def _deliver(deliveries: list[Delivery], *, token: datetime) -> list[str]:
@@ -139,7 +142,7 @@ def _deliver(deliveries: list[Delivery], *, token: datetime) -> list[str]:
         for delivery in deliveries:
             crm_id = delivery.crm_id
             if crm_id not in circuits:
-                circuits[crm_id] = circuit_health(crm_id)
+                circuits[crm_id] = getattr(delivery.crm, "health", None)
             seen = circuits[crm_id]
             wait_until = circuit_check(crm_id=crm_id, now=timezone.now(), health=seen)
             if wait_until is not None:
@@ -167,9 +170,10 @@ def _deliver(deliveries: list[Delivery], *, token: datetime) -> list[str]:
 
 class _Outcomes:
     """A batch's outcomes, held in memory until written in one short
-    transaction: the attempt rows in one INSERT, every delivery this worker
-    still holds the claim of in one UPDATE, the leads' statuses in one
-    UPDATE per status, and the budget signal once for the batch."""
+    transaction: the attempt rows in one INSERT, the deliveries this worker
+    still holds the claim of in one UPDATE per distinct outcome (all the
+    successes of a batch share one), the leads' statuses in one UPDATE per
+    status, and the budget signal once for the batch."""
 
     def __init__(self, token: datetime) -> None:
         self.token = token
@@ -177,49 +181,61 @@ class _Outcomes:
 
     def _clear(self) -> None:
         self.attempts: list[DeliveryAttempt] = []
-        self.finished: dict = {}  # delivery pk -> (delivery with its new values, lead status)
+        # delivery pk -> (delivery, lead status, the delivery's changed fields)
+        self.finished: dict = {}
         self.failures: list[tuple[int, datetime]] = []  # (crm_id, when) of transient failures
 
     def add_held_back(self, delivery: Delivery, *, until: datetime) -> None:
-        delivery.state = Delivery.State.PENDING
-        delivery.next_attempt_at = until
-        delivery.last_error = delivery.last_error or "CRM circuit open"
-        self.finished[delivery.pk] = (delivery, Lead.Status.QUEUED)
+        changes = {
+            "state": Delivery.State.PENDING,
+            "next_attempt_at": until,
+            "last_error": delivery.last_error or "CRM circuit open",
+        }
+        self.finished[delivery.pk] = (delivery, Lead.Status.QUEUED, changes)
 
     def add(self, delivery: Delivery, result: AttemptResult, *, at: datetime) -> None:
         self.attempts.append(attempt_build(delivery=delivery, result=result, at=at))
-        delivery.attempts += 1
-        delivery.last_error = result.error
-        if result.outcome != DeliveryAttempt.Outcome.TRANSIENT:
-            success = result.outcome == DeliveryAttempt.Outcome.SUCCESS
-            delivery.state = Delivery.State.SUCCESS if success else Delivery.State.FAILED
-            delivery.delivered_at = at if success else None
-            self.finished[delivery.pk] = (delivery, FINAL_LEAD_STATUS[result.outcome])
-            return
-        self.failures.append((delivery.crm_id, at))
-        delays = settings.DELIVERY_RETRY_DELAYS
-        if delivery.attempts > len(delays):
-            delivery.state = Delivery.State.EXHAUSTED
-            self.finished[delivery.pk] = (delivery, Lead.Status.FAILED)
-            return
-        wait = delays[delivery.attempts - 1] * (
-            1 + random.uniform(-1, 1) * settings.DELIVERY_RETRY_JITTER
-        )
-        if result.retry_after:
-            wait = max(wait, min(result.retry_after, max(delays)))
-        delivery.state = Delivery.State.PENDING
-        delivery.next_attempt_at = at + timedelta(seconds=wait)
-        self.finished[delivery.pk] = (delivery, Lead.Status.QUEUED)
+        attempts = delivery.attempts + 1
+        changes = {"attempts": attempts, "last_error": result.error}
+        if result.outcome == DeliveryAttempt.Outcome.SUCCESS:
+            # delivered_at is set when the success is written (see write()).
+            changes["state"] = Delivery.State.SUCCESS
+            lead_status = Lead.Status.SUCCESS
+        elif result.outcome != DeliveryAttempt.Outcome.TRANSIENT:
+            changes.update(state=Delivery.State.FAILED, delivered_at=None)
+            lead_status = FINAL_LEAD_STATUS[result.outcome]
+        else:
+            self.failures.append((delivery.crm_id, at))
+            delays = settings.DELIVERY_RETRY_DELAYS
+            if attempts > len(delays):
+                changes["state"] = Delivery.State.EXHAUSTED
+                lead_status = Lead.Status.FAILED
+            else:
+                wait = delays[attempts - 1] * (
+                    1 + random.uniform(-1, 1) * settings.DELIVERY_RETRY_JITTER
+                )
+                if result.retry_after:
+                    wait = max(wait, min(result.retry_after, max(delays)))
+                changes.update(
+                    state=Delivery.State.PENDING, next_attempt_at=at + timedelta(seconds=wait)
+                )
+                lead_status = Lead.Status.QUEUED
+        self.finished[delivery.pk] = (delivery, lead_status, changes)
 
     def write(self) -> None:
         """Only the items whose claim is still this worker's get their
         outcome (the others were released after the lease and belong to
-        someone else now); every attempt is recorded, since it was made."""
+        someone else now); every attempt is recorded, since it was made.
+
+        A success's delivered_at is the time it is written, the same for
+        the batch's successes, so they take one UPDATE (the attempt row keeps
+        the exact time of the answer)."""
         attempts, finished, failures = self.attempts, self.finished, self.failures
         self._clear()  # a failed write is not retried: the lease covers it
         if not (attempts or finished):
             return
         with transaction.atomic():
+            written_at = timezone.now()
             held = set(
                 Delivery.objects.select_for_update()
                 .filter(pk__in=finished, state=Delivery.State.PROCESSING, claimed_at=self.token)
@@ -227,54 +243,27 @@ class _Outcomes:
                 .values_list("pk", flat=True)
             )
             DeliveryAttempt.objects.bulk_create(attempts)
-            mine = [finished[pk] for pk in finished if pk in held]
-            for delivery, _ in mine:
-                delivery.claimed_at = None
-            _rows_update(Delivery, [delivery for delivery, _ in mine], OUTCOME_FIELDS)
-            by_status: dict[str, list] = {}
-            for delivery, lead_status in mine:
-                by_status.setdefault(lead_status, []).append(delivery.pk)
-            for lead_status, pks in by_status.items():
+            same_changes: dict[tuple, list] = {}
+            same_status: dict[str, list] = {}
+            delivered = []
+            for pk in held:
+                delivery, lead_status, changes = finished[pk]
+                if changes["state"] == Delivery.State.SUCCESS:
+                    changes["delivered_at"] = written_at
+                    delivered.append(delivery)
+                changes["claimed_at"] = None
+                for name, value in changes.items():
+                    setattr(delivery, name, value)  # what the signal's receivers see
+                same_changes.setdefault(tuple(changes.items()), []).append(pk)
+                same_status.setdefault(lead_status, []).append(pk)
+            for changes, pks in same_changes.items():
+                Delivery.objects.filter(pk__in=pks).update(**dict(changes))
+            for lead_status, pks in same_status.items():
                 Lead.objects.filter(pk__in=pks).update(status=lead_status)
-            delivered = [d for d, _ in mine if d.state == Delivery.State.SUCCESS]
             if delivered:
                 leads_delivered.send(sender=Delivery, deliveries=delivered)
             for crm_id, at in failures:
                 circuit_record_failure(crm_id=crm_id, now=at)
-
-
-# What an outcome may change on a Delivery (besides releasing the claim).
-OUTCOME_FIELDS = (
-    "state",
-    "claimed_at",
-    "attempts",
-    "next_attempt_at",
-    "last_error",
-    "delivered_at",
-)
-
-
-def _rows_update(model, rows: list, fields: Iterable[str]) -> None:
-    """Write each row's own values of `fields` in one UPDATE: a value all
-    rows share is set as such, one that differs as a CASE on the key."""
-    if not rows:
-        return
-    assignments = {}
-    for name in fields:
-        field = model._meta.get_field(name)
-        values = {row.pk: getattr(row, field.attname) for row in rows}
-        distinct = set(values.values())
-        if len(distinct) == 1:
-            assignments[field.attname] = distinct.pop()
-        else:
-            assignments[field.attname] = Case(
-                *(
-                    When(pk=pk, then=Value(value, output_field=field))
-                    for pk, value in values.items()
-                ),
-                output_field=field,
-            )
-    model.objects.filter(pk__in=[row.pk for row in rows]).update(**assignments)
 
 
 def _drain_backlog(crm_id: int, now: datetime, outage_started_at: datetime) -> None:
