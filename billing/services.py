@@ -88,9 +88,9 @@ def budgets_consume(*, deliveries: list[Delivery]) -> list[BudgetTransaction]:
     if not priced:
         return []
     prepaid = set(
-        Order.objects.filter(
-            pk__in={d.order_id for d in priced}, prepaid_balance__isnull=False
-        ).values_list("pk", flat=True)
+        Order.objects.filter(pk__in={d.order_id for d in priced}, prepaid_balance__isnull=False)
+        .order_by()  # not the admin's ordering: it joins the CRM and product tables
+        .values_list("pk", flat=True)
     )
     charged = []
     for delivery in priced:

@@ -36,14 +36,18 @@ def circuit_is_healthy(health: CRMHealth | None) -> bool:
     )
 
 
-def circuit_check(
-    *, crm_id: int, now: datetime, health: CRMHealth | None = None
-) -> datetime | None:
+_UNREAD = object()
+
+
+def circuit_check(*, crm_id: int, now: datetime, health=_UNREAD) -> datetime | None:
     """None when an attempt may go to this CRM now; otherwise when to try again.
+    `health`: the circuit's row as the caller read it (None: no row), else
+    it is read here.
 
     Of all workers asking once the cool-down is over, exactly one wins the
     probe (conditional UPDATE open → half-open); the others wait."""
-    health = health or circuit_health(crm_id)
+    if health is _UNREAD:
+        health = circuit_health(crm_id)
     if health is None or health.state == CRMHealth.State.CLOSED:
         return None
     if health.state == CRMHealth.State.OPEN:
