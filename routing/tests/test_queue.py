@@ -26,6 +26,7 @@ from routing.services.queue import (
     queue_process,
     queue_retry_exhausted,
 )
+from routing.signals import leads_delivered
 from tracking.models import VisitorSession
 
 from .factories import DeliveryFactory
@@ -635,6 +636,27 @@ def test_a_batch_records_every_outcome_in_a_few_statements(
         (attempt,) = delivery.attempt_log.all()
         assert attempt.http_status == answered[str(lead.pk)]
     assert delivery_of(Lead(pk=ids[-1])).last_error == "HTTP 404"
+
+
+def test_the_budget_signal_is_sent_once_per_batch_with_its_successes(buyer, world):
+    buyer.answer(201, times=2)
+    buyer.answer(400, times=1)
+    buyer.answer(201, times=1)
+    ids, claim = claimed_batch(world, 4)
+    sent = []
+
+    def receiver(sender, deliveries, **kwargs):
+        sent.append([(d.pk, d.state, d.delivered_at is not None) for d in deliveries])
+
+    leads_delivered.connect(receiver)
+    try:
+        leads_deliver_claimed(lead_ids=ids, claim=claim)
+        leads_deliver_claimed(lead_ids=ids, claim=claim)  # a redelivered copy of the task
+    finally:
+        leads_delivered.disconnect(receiver)
+
+    assert len(sent) == 1
+    assert sorted(sent[0]) == sorted((pk, "success", True) for pk in ids if pk != ids[2])
 
 
 def test_in_a_batch_the_circuit_opens_after_the_threshold_and_holds_the_rest_back(
