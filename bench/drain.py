@@ -150,9 +150,9 @@ def server_cpu_seconds(name: str) -> float:
 
 class BackendSampler:
     """CPU of the PostgreSQL backends serving one database, sampled every
-    `interval` s in a thread (Celery opens a connection per task, so backends
-    come and go: each one's last reading counts; what it burns in its last
-    interval before exiting is missed)."""
+    `interval` s in a thread (backends come and go: the intake's, and the
+    workers' after CONN_MAX_AGE; each one's last reading counts, what it burns
+    in its last interval before exiting is missed)."""
 
     def __init__(self, database: str, interval: float = 0.05) -> None:
         import threading
