@@ -4,7 +4,8 @@ The schedule lives in the database (Delivery.next_attempt_at), not in Celery
 countdowns: with Redis, a task held past the visibility timeout is delivered
 again and again. Tasks only carry ids; whoever wants to send a lead must first
 *claim* its Delivery with a conditional UPDATE, so one lead is never being
-sent by two workers at once.
+sent by two workers at once. A task's claimed leads are sent in turn and their
+outcomes written together, in one short transaction (see _deliver).
 """
 
 import logging
