@@ -150,9 +150,9 @@ def server_cpu_seconds(name: str) -> float:
 
 class BackendSampler:
     """CPU of the PostgreSQL backends serving one database, sampled every
-    `interval` s in a thread (Celery opens a connection per task, so backends
-    come and go: each one's last reading counts; what it burns in its last
-    interval before exiting is missed)."""
+    `interval` s in a thread (backends come and go: the intake's, and the
+    workers' after CONN_MAX_AGE; each one's last reading counts, what it burns
+    in its last interval before exiting is missed)."""
 
     def __init__(self, database: str, interval: float = 0.05) -> None:
         import threading
@@ -216,10 +216,10 @@ def percentile(values: list[float], q: float) -> float:
 class Buyer:
     """bench/fake_buyer.py in its own process, driven over its control endpoints."""
 
-    def __init__(self, max_seconds: float) -> None:
+    def __init__(self, max_seconds: float, delay_ms: float = 0.0) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, str(ROOT / "bench" / "fake_buyer.py"), "--down"]
-            + ["--max-seconds", str(int(max_seconds))],
+            + ["--max-seconds", str(int(max_seconds)), "--delay-ms", str(delay_ms)],
             stdout=subprocess.PIPE,
             text=True,
             cwd=ROOT,
@@ -534,6 +534,9 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=600.0, help="drain time limit (s)")
     parser.add_argument("--intake-procs", type=int, default=2, help="processes for the intake")
     parser.add_argument("--log-level", default="INFO", help="LOG_LEVEL and workers' --loglevel")
+    parser.add_argument(
+        "--buyer-delay-ms", type=float, default=0.0, help="the buyer answers after this delay"
+    )
     args = parser.parse_args()
 
     env = {
@@ -572,13 +575,13 @@ def main() -> int:
     print(f"code: {Path(routing.__file__).parent}")
     call_command("migrate", verbosity=0)
 
-    buyer = Buyer(max_seconds=args.timeout + 3600)
+    buyer = Buyer(max_seconds=args.timeout + 3600, delay_ms=args.buyer_delay_ms)
     workers = None
     try:
         demo_seed(
             crm_urls={slug: f"{buyer.url}/{slug}/lead/api/create_lead/" for slug in ("zr7", "mdl")}
         )
-        print(f"fake buyer {buyer.url}: DOWN")
+        print(f"fake buyer {buyer.url}: DOWN, answers after {args.buyer_delay_ms:g} ms")
         print(f"intake of {args.leads} leads (lead_receive, routing and first attempt inline)")
         seconds, statuses = intake(args.leads, args.intake_procs)
         print(f"  {seconds:.1f} s, {args.leads / seconds:.0f} leads/s; statuses: {statuses}")

@@ -17,7 +17,7 @@ from enersolar.services import code_sequence_next, journal_record
 from leads.models import Lead
 from routing.models import Delivery, Order
 from routing.services.queue import held_leads_release
-from routing.signals import lead_delivered
+from routing.signals import leads_delivered
 
 from .models import BudgetAlert, BudgetTransaction, LeadReturn, Statement, StatementLine
 from .selectors import billable_deliveries, budget_level
@@ -66,29 +66,49 @@ def budget_topup(*, order: Order, amount: Decimal, user=None, note: str = "") ->
     return entry
 
 
-@receiver(lead_delivered, dispatch_uid="billing_budget_consume")
-def _consume_on_delivery(sender, delivery: Delivery, **kwargs) -> None:
-    budget_consume(delivery=delivery)
+@receiver(leads_delivered, dispatch_uid="billing_budget_consume")
+def _consume_on_delivery(sender, deliveries: list[Delivery], **kwargs) -> None:
+    budgets_consume(deliveries=deliveries)
 
 
 def budget_consume(*, delivery: Delivery) -> BudgetTransaction | None:
-    """Charge a prepaid order for a delivered lead. Runs inside the transaction
-    that records the success (routing's lead_delivered signal), so both commit
-    or neither; the unique constraint makes a second charge impossible."""
-    if delivery.order_id is None or not delivery.unit_price:
-        return None
-    if not Order.objects.filter(pk=delivery.order_id, prepaid_balance__isnull=False).exists():
-        return None
-    try:
-        with transaction.atomic():
-            return _ledger_write(
-                order_id=delivery.order_id,
-                kind=BudgetTransaction.Kind.CONSUMPTION,
-                amount=-delivery.unit_price,
-                lead=delivery.lead,
-            )
-    except IntegrityError:
-        return None  # this lead was already charged
+    """Charge a prepaid order for a delivered lead (see budgets_consume)."""
+    charged = budgets_consume(deliveries=[delivery])
+    return charged[0] if charged else None
+
+
+def budgets_consume(*, deliveries: list[Delivery]) -> list[BudgetTransaction]:
+    """Charge the prepaid orders of delivered leads, one ledger row each.
+
+    Runs inside the transaction that records the successes (routing's
+    leads_delivered signal), so both commit or neither; the unique constraint
+    makes a second charge of a lead impossible. One query tells which orders
+    are prepaid, whatever the number of leads."""
+    priced = [d for d in deliveries if d.order_id is not None and d.unit_price]
+    if not priced:
+        return []
+    prepaid = set(
+        Order.objects.filter(pk__in={d.order_id for d in priced}, prepaid_balance__isnull=False)
+        .order_by()  # not the admin's ordering: it joins the CRM and product tables
+        .values_list("pk", flat=True)
+    )
+    charged = []
+    for delivery in priced:
+        if delivery.order_id not in prepaid:
+            continue
+        try:
+            with transaction.atomic():
+                charged.append(
+                    _ledger_write(
+                        order_id=delivery.order_id,
+                        kind=BudgetTransaction.Kind.CONSUMPTION,
+                        amount=-delivery.unit_price,
+                        lead=delivery.lead,
+                    )
+                )
+        except IntegrityError:
+            continue  # this lead was already charged
+    return charged
 
 
 def budget_alerts_check() -> list[tuple[Order, str]]:

@@ -2,6 +2,8 @@
 
 from django.dispatch import Signal
 
-# Sent inside the transaction that records a successful delivery, with
-# `delivery`: a receiver's writes commit or roll back with it.
-lead_delivered = Signal()
+# Sent once per batch of recorded outcomes, with `deliveries`: the Delivery
+# rows this worker has just marked `success` (each exactly once, whatever
+# the retries and redeliveries), inside the transaction that records them:
+# a receiver's writes commit or roll back with them.
+leads_delivered = Signal()

@@ -12,6 +12,7 @@ from decimal import Decimal
 import pytest
 from django.core import mail
 from django.db import connection
+from django.utils import timezone
 
 from billing.models import BudgetAlert, BudgetTransaction
 from billing.selectors import budget_level
@@ -19,6 +20,8 @@ from billing.services import BillingError, budget_alerts_check, budget_consume, 
 from enersolar.tests.factories import UserFactory
 from leads.models import Lead
 from routing.models import Delivery, Order
+from routing.services.decision import lead_route
+from routing.services.queue import leads_deliver_claimed
 from routing.tests.factories import OrderFactory
 from tracking.tests.factories import FormFactory
 
@@ -123,6 +126,28 @@ def test_a_delivery_that_did_not_succeed_consumes_nothing(
     assert consumptions(order) == []
     order.refresh_from_db()
     assert order.prepaid_balance == D("100.00")
+
+
+def test_a_task_delivering_a_batch_charges_each_of_its_leads_once(market, buyer_server):
+    """A queue run's task sends its leads in turn and records their successes
+    together: each delivered lead of a prepaid order is charged, once."""
+    prepaid = prepaid_order_make(crm=market["buy"], budget=D("100.00"), unit_price=D("20.00"))
+    leads = [lead_make(account=market["account"]) for _ in range(3)]
+    for lead in leads:
+        lead_route(lead=lead)
+    claim = timezone.now()
+    ids = [lead.pk for lead in leads]
+    Delivery.objects.filter(pk__in=ids).update(state=Delivery.State.PROCESSING, claimed_at=claim)
+
+    assert leads_deliver_claimed(lead_ids=ids, claim=claim) == ["success"] * 3
+    # The same task delivered again by the broker finds nothing to do.
+    assert leads_deliver_claimed(lead_ids=ids, claim=claim) == []
+
+    assert sorted(c.lead_id for c in consumptions(prepaid)) == sorted(ids)
+    prepaid.refresh_from_db()
+    assert prepaid.prepaid_balance == D("40.00")
+    assert ledger_sum(prepaid) == prepaid.prepaid_balance
+    assert len(buyer_server.received) == 3
 
 
 def test_a_lead_is_never_charged_twice(market):

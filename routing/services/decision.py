@@ -220,16 +220,29 @@ def _hold(lead: Lead, status: str, reason: str) -> None:
 def delivery_api_key(delivery: Delivery) -> str:
     """The key to send, read at send time, so that a key fixed in the admin
     after an auth error is the one a retry uses."""
-    if delivery.source == Delivery.Source.CROSS_CRM:
-        return delivery.order.api_key
-    lead = delivery.lead
-    if delivery.source == Delivery.Source.FORM_OVERRIDE:
-        return lead.form.crm_override_api_key
-    return (
-        AccountRouting.objects.filter(
-            account_id=lead.account_id, product_type_id=lead.product_type_id
-        )
-        .values_list("api_key", flat=True)
-        .first()
-        or ""
-    )
+    return delivery_api_keys([delivery])[delivery.pk]
+
+
+def delivery_api_keys(deliveries: list[Delivery]) -> dict:
+    """delivery_api_key for a batch (deliveries fetched with their lead, form
+    and order), with one query for all the account routing entries."""
+    keys, wanted = {}, {}
+    for delivery in deliveries:
+        lead = delivery.lead
+        if delivery.source == Delivery.Source.CROSS_CRM:
+            keys[delivery.pk] = delivery.order.api_key
+        elif delivery.source == Delivery.Source.FORM_OVERRIDE:
+            keys[delivery.pk] = lead.form.crm_override_api_key
+        else:
+            wanted[delivery.pk] = (lead.account_id, lead.product_type_id)
+    if wanted:
+        pairs = set(wanted.values())
+        found = {
+            (account_id, product_type_id): key
+            for account_id, product_type_id, key in AccountRouting.objects.filter(
+                account_id__in={a for a, _ in pairs}, product_type_id__in={p for _, p in pairs}
+            ).values_list("account_id", "product_type_id", "api_key")
+        }
+        for pk, pair in wanted.items():
+            keys[pk] = found.get(pair, "")
+    return keys

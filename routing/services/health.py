@@ -29,14 +29,25 @@ def circuit_health(crm_id: int) -> CRMHealth | None:
     return CRMHealth.objects.filter(crm_id=crm_id).first()
 
 
-def circuit_check(
-    *, crm_id: int, now: datetime, health: CRMHealth | None = None
-) -> datetime | None:
+def circuit_is_healthy(health: CRMHealth | None) -> bool:
+    """Closed with no failure counted: a success there changes nothing."""
+    return health is None or (
+        health.state == CRMHealth.State.CLOSED and health.consecutive_failures == 0
+    )
+
+
+_UNREAD = object()
+
+
+def circuit_check(*, crm_id: int, now: datetime, health=_UNREAD) -> datetime | None:
     """None when an attempt may go to this CRM now; otherwise when to try again.
+    `health`: the circuit's row as the caller read it (None: no row), else
+    it is read here.
 
     Of all workers asking once the cool-down is over, exactly one wins the
     probe (conditional UPDATE open → half-open); the others wait."""
-    health = health or circuit_health(crm_id)
+    if health is _UNREAD:
+        health = circuit_health(crm_id)
     if health is None or health.state == CRMHealth.State.CLOSED:
         return None
     if health.state == CRMHealth.State.OPEN:
@@ -104,7 +115,7 @@ def circuit_record_success(
 
     `seen` is the row read before the attempt: when it showed a healthy
     circuit, there is nothing to write (the common case costs no query)."""
-    if seen is None or (seen.state == CRMHealth.State.CLOSED and seen.consecutive_failures == 0):
+    if circuit_is_healthy(seen):
         return None
     not_closed = CRMHealth.objects.filter(crm_id=crm_id).exclude(state=CRMHealth.State.CLOSED)
     outage = not_closed.values("outage_started_at").first()

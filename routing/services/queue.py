@@ -4,7 +4,8 @@ The schedule lives in the database (Delivery.next_attempt_at), not in Celery
 countdowns: with Redis, a task held past the visibility timeout is delivered
 again and again. Tasks only carry ids; whoever wants to send a lead must first
 *claim* its Delivery with a conditional UPDATE, so one lead is never being
-sent by two workers at once.
+sent by two workers at once. A task's claimed leads are sent in turn and their
+outcomes written together, in one short transaction (see _deliver).
 """
 
 import logging
@@ -22,14 +23,15 @@ from enersolar.models import ActivityLog
 from enersolar.services import journal_record
 from leads.models import Lead
 
-from ..models import Delivery, DeliveryAttempt
-from ..signals import lead_delivered
-from .decision import delivery_api_key, lead_route
-from .delivery import attempt_record, delivery_send
+from ..models import CRMHealth, Delivery, DeliveryAttempt
+from ..signals import leads_delivered
+from .decision import delivery_api_keys, lead_route
+from .delivery import AttemptResult, attempt_build, delivery_send
 from .health import (
     circuit_budget,
     circuit_check,
     circuit_health,
+    circuit_is_healthy,
     circuit_record_failure,
     circuit_record_success,
 )
@@ -94,7 +96,7 @@ def lead_deliver(*, lead_id, claim: datetime | None = None) -> str:
     ).update(state=Delivery.State.PROCESSING, claimed_at=now)
     if not taken:
         return "not_claimed"
-    return _attempt(_DELIVERIES.get(pk=lead_id), token=now)
+    return _deliver(list(_DELIVERIES.filter(pk=lead_id)), token=now)[0]
 
 
 def leads_deliver_claimed(*, lead_ids: list, claim: datetime) -> list[str]:
@@ -113,77 +115,156 @@ def leads_deliver_claimed(*, lead_ids: list, claim: datetime) -> list[str]:
     mine = _DELIVERIES.filter(
         pk__in=lead_ids, state=Delivery.State.PROCESSING, claimed_at=now
     ).order_by("next_attempt_at")
-    return [_attempt(delivery, token=now) for delivery in mine]
+    return _deliver(list(mine), token=now)
 
 
-_DELIVERIES = Delivery.objects.select_related("lead__product_type", "lead__form", "crm", "order")
+# With the circuit of the CRM (None: never failed), read once per batch.
+_DELIVERIES = Delivery.objects.select_related(
+    "lead__product_type", "lead__form", "crm__health", "order"
+)
 
 
-def _attempt(delivery: Delivery, *, token: datetime) -> str:
-    now = timezone.now()
-    health = circuit_health(delivery.crm_id)
-    wait_until = circuit_check(crm_id=delivery.crm_id, now=now, health=health)
-    if wait_until is not None:
-        # Circuit open: queue without an attempt (no retry is used up).
-        _finish(
-            delivery,
-            token=token,
-            state=Delivery.State.PENDING,
-            lead_status=Lead.Status.QUEUED,
-            next_attempt_at=wait_until,
-            last_error=delivery.last_error or "CRM circuit open",
-        )
-        return "circuit_open"
+def _deliver(deliveries: list[Delivery], *, token: datetime) -> list[str]:
+    """One attempt for each claimed delivery, sent one after the other on the
+    process's keep-alive session; their outcomes are written together.
 
-    result = delivery_send(delivery=delivery, api_key=delivery_api_key(delivery))
-    now = timezone.now()
-    attempts = delivery.attempts + 1
-    with transaction.atomic():
-        attempt_record(delivery=delivery, result=result)
-        if result.outcome == DeliveryAttempt.Outcome.TRANSIENT:
+    Nothing is written between a send and its record but in memory: a crash
+    there leaves the items claimed, the lease hands them out again and the
+    buyer drops the repeat by its Idempotency-Key. The circuit is read once
+    per CRM; after a transient failure, or an answer from a CRM whose
+    circuit was not healthy, what was collected is written at once and the
+    circuit read again, so the breaker counts and opens as it would lead by
+    lead, and a probe's answer decides the rest of the batch."""
+    outcomes = _Outcomes(token)
+    circuits: dict[int, CRMHealth | None] = {}
+    api_keys = delivery_api_keys(deliveries)
+    results = []
+    try:
+        for delivery in deliveries:
+            crm_id = delivery.crm_id
+            if crm_id not in circuits:
+                circuits[crm_id] = getattr(delivery.crm, "health", None)
+            seen = circuits[crm_id]
+            wait_until = circuit_check(crm_id=crm_id, now=timezone.now(), health=seen)
+            if wait_until is not None:
+                # Circuit open: queue without an attempt (no retry is used up).
+                outcomes.add_held_back(delivery, until=wait_until)
+                results.append("circuit_open")
+                continue
+            result = delivery_send(delivery=delivery, api_key=api_keys[delivery.pk])
+            at = timezone.now()
+            outcomes.add(delivery, result, at=at)
+            results.append(result.outcome)
+            transient = result.outcome == DeliveryAttempt.Outcome.TRANSIENT
+            if transient or not circuit_is_healthy(seen):
+                outcomes.write()
+                if not transient:
+                    outage_started_at = circuit_record_success(crm_id=crm_id, now=at, seen=seen)
+                    if outage_started_at is not None:
+                        _drain_backlog(crm_id, at, outage_started_at)
+                circuits[crm_id] = circuit_health(crm_id)
+    finally:
+        # Even when a send raised: what the buyer already answered is kept.
+        outcomes.write()
+    return results
+
+
+class _Outcomes:
+    """A batch's outcomes, held in memory until written in one short
+    transaction: the attempt rows in one INSERT, the deliveries this worker
+    still holds the claim of in one UPDATE per distinct outcome (all the
+    successes of a batch share one), the leads' statuses in one UPDATE per
+    status, and the budget signal once for the batch."""
+
+    def __init__(self, token: datetime) -> None:
+        self.token = token
+        self._clear()
+
+    def _clear(self) -> None:
+        self.attempts: list[DeliveryAttempt] = []
+        # delivery pk -> (delivery, lead status, the delivery's changed fields)
+        self.finished: dict = {}
+        self.failures: list[tuple[int, datetime]] = []  # (crm_id, when) of transient failures
+
+    def add_held_back(self, delivery: Delivery, *, until: datetime) -> None:
+        changes = {
+            "state": Delivery.State.PENDING,
+            "next_attempt_at": until,
+            "last_error": delivery.last_error or "CRM circuit open",
+        }
+        self.finished[delivery.pk] = (delivery, Lead.Status.QUEUED, changes)
+
+    def add(self, delivery: Delivery, result: AttemptResult, *, at: datetime) -> None:
+        self.attempts.append(attempt_build(delivery=delivery, result=result, at=at))
+        attempts = delivery.attempts + 1
+        changes = {"attempts": attempts, "last_error": result.error}
+        if result.outcome == DeliveryAttempt.Outcome.SUCCESS:
+            # delivered_at is set when the success is written (see write()).
+            changes["state"] = Delivery.State.SUCCESS
+            lead_status = Lead.Status.SUCCESS
+        elif result.outcome != DeliveryAttempt.Outcome.TRANSIENT:
+            changes.update(state=Delivery.State.FAILED, delivered_at=None)
+            lead_status = FINAL_LEAD_STATUS[result.outcome]
+        else:
+            self.failures.append((delivery.crm_id, at))
             delays = settings.DELIVERY_RETRY_DELAYS
             if attempts > len(delays):
-                _finish(
-                    delivery,
-                    token=token,
-                    state=Delivery.State.EXHAUSTED,
-                    lead_status=Lead.Status.FAILED,
-                    attempts=attempts,
-                    last_error=result.error,
-                )
+                changes["state"] = Delivery.State.EXHAUSTED
+                lead_status = Lead.Status.FAILED
             else:
                 wait = delays[attempts - 1] * (
                     1 + random.uniform(-1, 1) * settings.DELIVERY_RETRY_JITTER
                 )
                 if result.retry_after:
                     wait = max(wait, min(result.retry_after, max(delays)))
-                _finish(
-                    delivery,
-                    token=token,
-                    state=Delivery.State.PENDING,
-                    lead_status=Lead.Status.QUEUED,
-                    attempts=attempts,
-                    next_attempt_at=now + timedelta(seconds=wait),
-                    last_error=result.error,
+                changes.update(
+                    state=Delivery.State.PENDING, next_attempt_at=at + timedelta(seconds=wait)
                 )
-            circuit_record_failure(crm_id=delivery.crm_id, now=now)
-            return result.outcome
-        success = result.outcome == DeliveryAttempt.Outcome.SUCCESS
-        finished = _finish(
-            delivery,
-            token=token,
-            state=Delivery.State.SUCCESS if success else Delivery.State.FAILED,
-            lead_status=FINAL_LEAD_STATUS[result.outcome],
-            attempts=attempts,
-            last_error=result.error,
-            delivered_at=now if success else None,
-        )
-        if success and finished:
-            lead_delivered.send(sender=Delivery, delivery=delivery)
-    outage_started_at = circuit_record_success(crm_id=delivery.crm_id, now=now, seen=health)
-    if outage_started_at is not None:
-        _drain_backlog(delivery.crm_id, now, outage_started_at)
-    return result.outcome
+                lead_status = Lead.Status.QUEUED
+        self.finished[delivery.pk] = (delivery, lead_status, changes)
+
+    def write(self) -> None:
+        """Only the items whose claim is still this worker's get their
+        outcome (the others were released after the lease and belong to
+        someone else now); every attempt is recorded, since it was made.
+
+        A success's delivered_at is the time it is written, the same for
+        the batch's successes, so they take one UPDATE (the attempt row keeps
+        the exact time of the answer)."""
+        attempts, finished, failures = self.attempts, self.finished, self.failures
+        self._clear()  # a failed write is not retried: the lease covers it
+        if not (attempts or finished):
+            return
+        with transaction.atomic():
+            written_at = timezone.now()
+            held = set(
+                Delivery.objects.select_for_update()
+                .filter(pk__in=finished, state=Delivery.State.PROCESSING, claimed_at=self.token)
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
+            DeliveryAttempt.objects.bulk_create(attempts)
+            same_changes: dict[tuple, list] = {}
+            same_status: dict[str, list] = {}
+            delivered = []
+            for pk in held:
+                delivery, lead_status, changes = finished[pk]
+                if changes["state"] == Delivery.State.SUCCESS:
+                    changes["delivered_at"] = written_at
+                    delivered.append(delivery)
+                changes["claimed_at"] = None
+                for name, value in changes.items():
+                    setattr(delivery, name, value)  # what the signal's receivers see
+                same_changes.setdefault(tuple(changes.items()), []).append(pk)
+                same_status.setdefault(lead_status, []).append(pk)
+            for changes, pks in same_changes.items():
+                Delivery.objects.filter(pk__in=pks).update(**dict(changes))
+            for lead_status, pks in same_status.items():
+                Lead.objects.filter(pk__in=pks).update(status=lead_status)
+            if delivered:
+                leads_delivered.send(sender=Delivery, deliveries=delivered)
+            for crm_id, at in failures:
+                circuit_record_failure(crm_id=crm_id, now=at)
 
 
 def _drain_backlog(crm_id: int, now: datetime, outage_started_at: datetime) -> None:
@@ -210,19 +291,6 @@ def _drain_backlog(crm_id: int, now: datetime, outage_started_at: datetime) -> N
         )
         exhausted_by_outage.update(state=Delivery.State.PENDING, attempts=0, next_attempt_at=now)
     transaction.on_commit(dispatch_queue_run)
-
-
-def _finish(delivery: Delivery, *, token: datetime, state: str, lead_status: str, **fields) -> bool:
-    """Write the outcome if this worker still holds the claim. Joins the
-    caller's transaction when there is one (no savepoint: nothing to undo
-    apart from the caller's own work)."""
-    with transaction.atomic(savepoint=False):
-        updated = Delivery.objects.filter(
-            pk=delivery.pk, state=Delivery.State.PROCESSING, claimed_at=token
-        ).update(state=state, claimed_at=None, **fields)
-        if updated:
-            Lead.objects.filter(pk=delivery.pk).update(status=lead_status)
-    return bool(updated)
 
 
 @dataclass

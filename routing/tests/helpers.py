@@ -6,7 +6,7 @@ from datetime import datetime
 from enersolar.models import CRM, Account, AccountRouting
 from enersolar.tests.factories import AccountFactory, AccountRoutingFactory, CRMFactory, product
 from routing.models import Order
-from routing.services.queue import lead_deliver
+from routing.tasks import deliver_leads
 from tracking.models import Form
 from tracking.tests.factories import FormFactory, LandingPageFactory
 
@@ -59,5 +59,4 @@ def make_world(
 def deliver_now(ids, claim: datetime | None) -> None:
     """A queue run's hand-off done the way a worker does it (the body of the
     deliver_leads task), synchronously."""
-    for lead_id in ids:
-        lead_deliver(lead_id=lead_id, claim=claim)
+    deliver_leads.run([str(i) for i in ids], claim.isoformat() if claim else None)

@@ -3,12 +3,14 @@ answer classification, the attempt record, and no secret anywhere."""
 
 import logging
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import pytest
 import time_machine
 
 from leads.models import Lead
 from routing.models import Delivery, DeliveryAttempt
+from routing.services import delivery as delivery_module
 from routing.services.delivery import classify
 from routing.services.queue import lead_deliver
 from tests.buyer import Answer, refused_url
@@ -350,3 +352,33 @@ def test_the_api_key_is_never_logged_nor_stored(buyer, world, settings, caplog):
     # The echoed answers are still recorded, the key masked out.
     excerpt = DeliveryAttempt.objects.get(delivery_id=leads[1].pk).response_excerpt
     assert "Invalid API key" in excerpt
+
+
+# --- The environment's proxy settings ----------------------------------------------------------
+
+
+@pytest.fixture
+def fresh_session(monkeypatch):
+    """A new keep-alive session for this thread, so the environment set by the
+    test is the one it reads."""
+    monkeypatch.delattr(delivery_module._local, "session", raising=False)
+    yield
+    monkeypatch.delattr(delivery_module._local, "session", raising=False)
+
+
+@pytest.mark.parametrize(("no_proxy", "outcome"), [("", "transient"), ("127.0.0.1", "success")])
+def test_the_environment_s_proxy_and_no_proxy_still_apply(
+    buyer, world, monkeypatch, fresh_session, no_proxy, outcome
+):
+    """They are read once per buyer URL, not per POST, but still honoured:
+    through a proxy that refuses the connection, unless NO_PROXY names the
+    buyer's host."""
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", f"http://{urlsplit(refused_url()).netloc}")
+    if no_proxy:
+        monkeypatch.setenv("NO_PROXY", no_proxy)
+    leads = [world.lead(), world.lead()]
+
+    assert [lead_deliver(lead_id=lead.pk) for lead in leads] == [outcome, outcome]
+    assert len(buyer.requests) == (2 if outcome == "success" else 0)

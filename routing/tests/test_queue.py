@@ -16,13 +16,17 @@ from enersolar.models import ActivityLog
 from enersolar.tests.factories import UserFactory
 from leads.models import Lead
 from routing.dispatch import dispatch_leads
-from routing.models import CRMHealth, Delivery
+from routing.models import CRMHealth, Delivery, DeliveryAttempt
+from routing.services import queue
+from routing.services.delivery import delivery_send
 from routing.services.queue import (
     lead_deliver,
     lead_retry,
+    leads_deliver_claimed,
     queue_process,
     queue_retry_exhausted,
 )
+from routing.signals import leads_delivered
 from tracking.models import VisitorSession
 
 from .factories import DeliveryFactory
@@ -580,3 +584,193 @@ def test_concurrent_tasks_for_one_new_lead_send_it_once(buyer):
 
     assert buyer.count_by_idempotency_key() == {str(lead.pk): 1}
     assert Delivery.objects.filter(pk=lead.pk).count() == 1
+
+
+# --- A task's batch: sent in turn, written together ------------------------------------------
+
+
+def claimed_batch(world, count, **delivery_fields):
+    """`count` routed leads claimed by a queue run, as one task receives them."""
+    leads = [world.lead() for _ in range(count)]
+    for lead in leads:
+        DeliveryFactory(lead=lead, order=world.order, **delivery_fields)
+    claim = timezone.now()
+    Delivery.objects.filter(pk__in=[lead.pk for lead in leads]).update(
+        state=Delivery.State.PROCESSING, claimed_at=claim
+    )
+    return [lead.pk for lead in leads], claim
+
+
+def test_a_batch_records_every_outcome_in_a_few_statements(
+    buyer, world, django_assert_max_num_queries
+):
+    buyer.answer(201, times=20)
+    buyer.answer(200, {"message": "doublon"}, times=1)
+    buyer.answer(400, times=1)
+    buyer.answer(403, times=1)
+    buyer.answer(404, times=2)
+    ids, claim = claimed_batch(world, 25)
+
+    # Claim, fetch, then one transaction: lock, attempts, one UPDATE per
+    # distinct outcome (5) and per lead status (5), the budget check. Lead by
+    # lead it was more than 100.
+    with django_assert_max_num_queries(20):
+        outcomes = leads_deliver_claimed(lead_ids=ids, claim=claim)
+
+    assert outcomes == ["success"] * 20 + [
+        "duplicate",
+        "validation_error",
+        "auth_error",
+        "failed",
+        "failed",
+    ]
+    answered = {r.idempotency_key: r.answered for r in buyer.requests}
+    assert sorted(answered) == sorted(str(pk) for pk in ids)  # each lead sent once
+    expected = {201: "success", 200: "duplicate", 400: "validation_error", 403: "auth_error"}
+    for lead in Lead.objects.filter(pk__in=ids):
+        assert lead.status == expected.get(answered[str(lead.pk)], "failed")
+        delivery = delivery_of(lead)
+        assert (delivery.attempts, delivery.claimed_at) == (1, None)
+        assert delivery.state == ("success" if lead.status == "success" else "failed")
+        assert (delivery.delivered_at is not None) == (lead.status == "success")
+        (attempt,) = delivery.attempt_log.all()
+        assert attempt.http_status == answered[str(lead.pk)]
+    assert delivery_of(Lead(pk=ids[-1])).last_error == "HTTP 404"
+
+
+def test_the_budget_signal_is_sent_once_per_batch_with_its_successes(buyer, world):
+    buyer.answer(201, times=2)
+    buyer.answer(400, times=1)
+    buyer.answer(201, times=1)
+    ids, claim = claimed_batch(world, 4)
+    sent = []
+
+    def receiver(sender, deliveries, **kwargs):
+        sent.append([(d.pk, d.state, d.delivered_at is not None) for d in deliveries])
+
+    leads_delivered.connect(receiver)
+    try:
+        leads_deliver_claimed(lead_ids=ids, claim=claim)
+        leads_deliver_claimed(lead_ids=ids, claim=claim)  # a redelivered copy of the task
+    finally:
+        leads_delivered.disconnect(receiver)
+
+    assert len(sent) == 1
+    assert sorted(sent[0]) == sorted((pk, "success", True) for pk in ids if pk != ids[2])
+
+
+def test_in_a_batch_the_circuit_opens_after_the_threshold_and_holds_the_rest_back(
+    buyer, world, frozen, admin_inbox
+):
+    buyer.answer(503)
+    threshold = django_settings.CIRCUIT_FAILURE_THRESHOLD
+    ids, claim = claimed_batch(world, threshold + 5)
+
+    outcomes = leads_deliver_claimed(lead_ids=ids, claim=claim)
+
+    assert outcomes == ["transient"] * threshold + ["circuit_open"] * 5
+    assert len(buyer.requests) == threshold  # as lead by lead: no send past the threshold
+    assert health(world).state == CRMHealth.State.OPEN
+    cooldown = timedelta(seconds=django_settings.CIRCUIT_COOLDOWN_SECONDS)
+    for n, pk in enumerate(ids):
+        delivery = Delivery.objects.get(pk=pk)
+        assert delivery.state == Delivery.State.PENDING
+        assert delivery.claimed_at is None
+        if n < threshold:
+            assert delivery.attempts == 1
+            assert delivery.last_error == "HTTP 503"
+        else:
+            assert delivery.attempts == 0  # held back: no retry used up
+            assert delivery.next_attempt_at == START + cooldown
+    assert set(Lead.objects.filter(pk__in=ids).values_list("status", flat=True)) == {"queued"}
+
+
+def test_a_successful_probe_lets_the_rest_of_its_batch_go(
+    buyer, world, frozen, admin_inbox, django_capture_on_commit_callbacks
+):
+    failed = open_circuit(world, buyer)
+    buyer.answer(201)
+    frozen.move_to(START + timedelta(seconds=django_settings.CIRCUIT_COOLDOWN_SECONDS))
+    ids, claim = claimed_batch(world, 4)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        outcomes = leads_deliver_claimed(lead_ids=ids, claim=claim)
+
+    assert outcomes == ["success"] * 4  # the first one was the probe
+    assert health(world).state == CRMHealth.State.CLOSED
+    # The probe's success also drained the backlog: the leads that failed.
+    everyone = [str(pk) for pk in ids] + [str(lead.pk) for lead in failed]
+    assert buyer.count_by_idempotency_key(answered=201) == {key: 1 for key in everyone}
+
+
+def test_an_item_whose_claim_was_lost_mid_batch_keeps_its_new_owner(buyer, world, monkeypatch):
+    """Its lease ran out while the batch was being sent and another run took
+    it: the attempt made is recorded, its outcome is the new owner's."""
+    ids, claim = claimed_batch(world, 3)
+    sent = []
+
+    def send_then_lose_the_last_claim(**kwargs):
+        sent.append(kwargs["delivery"].pk)
+        if len(sent) == 2:
+            Delivery.objects.filter(pk=ids[2]).update(claimed_at=claim + timedelta(hours=1))
+        return delivery_send(**kwargs)
+
+    monkeypatch.setattr(queue, "delivery_send", send_then_lose_the_last_claim)
+
+    assert leads_deliver_claimed(lead_ids=ids, claim=claim) == ["success"] * 3
+
+    lost = delivery_of(Lead(pk=ids[2]))
+    assert (lost.state, lost.claimed_at) == (Delivery.State.PROCESSING, claim + timedelta(hours=1))
+    assert lost.attempt_log.count() == 1
+    assert Lead.objects.get(pk=ids[2]).status != Lead.Status.SUCCESS
+    for pk in ids[:2]:
+        assert delivery_of(Lead(pk=pk)).state == Delivery.State.SUCCESS
+
+
+def test_a_crash_before_the_batch_is_written_leaves_its_leads_to_the_lease(
+    buyer, world, frozen, monkeypatch
+):
+    """The buyer took the leads but the outcome never reached the database:
+    nothing is lost, the lease hands the leads out again, and the repeat
+    carries the same Idempotency-Key for the buyer to drop it."""
+    ids, claim = claimed_batch(world, 3)
+
+    def crash(*args, **kwargs):
+        raise ConnectionError("worker lost between the sends and the write")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(DeliveryAttempt.objects, "bulk_create", crash)
+        with pytest.raises(ConnectionError):
+            leads_deliver_claimed(lead_ids=ids, claim=claim)
+
+    assert len(buyer.requests) == 3
+    assert set(Delivery.objects.filter(pk__in=ids).values_list("state", flat=True)) == {
+        Delivery.State.PROCESSING
+    }
+    frozen.shift(timedelta(seconds=django_settings.DELIVERY_LEASE_SECONDS + 1))
+    run = run_queue()
+
+    assert (run.released, run.dispatched) == (3, 3)
+    assert buyer.count_by_idempotency_key() == {str(pk): 2 for pk in ids}
+    assert set(Lead.objects.filter(pk__in=ids).values_list("status", flat=True)) == {"success"}
+    assert DeliveryAttempt.objects.filter(delivery_id__in=ids).count() == 3
+
+
+def test_an_error_while_sending_keeps_what_the_buyer_already_answered(buyer, world, monkeypatch):
+    ids, claim = claimed_batch(world, 4)
+    sent = []
+
+    def fail_on_the_third(**kwargs):
+        sent.append(kwargs["delivery"].pk)
+        if len(sent) == 3:
+            raise RuntimeError("a bug while building the payload")
+        return delivery_send(**kwargs)
+
+    monkeypatch.setattr(queue, "delivery_send", fail_on_the_third)
+
+    with pytest.raises(RuntimeError):
+        leads_deliver_claimed(lead_ids=ids, claim=claim)
+
+    states = dict(Delivery.objects.filter(pk__in=ids).values_list("pk", "state"))
+    assert [states[pk] for pk in ids] == ["success", "success", "processing", "processing"]
+    assert len(buyer.requests) == 2
