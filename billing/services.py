@@ -10,6 +10,8 @@ from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.dispatch import receiver
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from enersolar.models import ActivityLog
 from enersolar.notifications import notify_admins
@@ -125,11 +127,20 @@ def budget_alerts_check() -> list[tuple[Order, str]]:
         alert.level, alert.changed_at = level, timezone.now()
         alert.save()
         if worse and level in _ANNOUNCED:
+            label = BudgetAlert.Level(level).label
             notify_admins(
-                subject=f"Budget {BudgetAlert.Level(level).label}: {order}",
-                message=f"The prepaid budget of order {order} ({order.crm}) is "
-                f"{BudgetAlert.Level(level).label}: {order.prepaid_balance} € left of "
-                f"{order.prepaid_total} € topped up.",
+                subject=format_lazy(_("Budget {level}: {order}"), level=label, order=order),
+                message=format_lazy(
+                    _(
+                        "The prepaid budget of order {order} ({crm}) is {level}: "
+                        "{balance} € left of {total} € topped up."
+                    ),
+                    order=order,
+                    crm=order.crm,
+                    level=label,
+                    balance=order.prepaid_balance,
+                    total=order.prepaid_total,
+                ),
             )
             announced.append((order, level))
     return announced

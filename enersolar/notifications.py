@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db.models import Q
+from django.utils import translation
 
 from .roles import ADMIN
 
@@ -24,12 +25,16 @@ def admin_recipients() -> list[str]:
     return sorted({email for _, email in settings.ADMINS} | set(users))
 
 
-def notify_admins(*, subject: str, message: str) -> int:
-    """Send one e-mail to the admins. A mail outage is logged, never raised:
-    it must not stop a delivery or a verification run."""
+def notify_admins(*, subject, message) -> int:
+    """Send one e-mail to the admins, in the site's language (LANGUAGE_CODE)
+    whoever triggered it: pass lazy texts (gettext_lazy, format_lazy). A mail
+    outage is logged, never raised: it must not stop a delivery or a
+    verification run."""
     recipients = admin_recipients()
     if not recipients:
         return 0
+    with translation.override(settings.LANGUAGE_CODE):
+        subject, message = str(subject), str(message)
     try:
         return send_mail(f"[EnerSolar] {subject}", message, None, recipients)
     except Exception:  # noqa: BLE001 - any SMTP failure

@@ -7,6 +7,8 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from enersolar.models import CRM
 from enersolar.notifications import notify_admins
@@ -142,7 +144,12 @@ def _announce(crm_id: int, state: str) -> None:
     label = CRMHealth.State(state).label
     logger.warning("crm circuit crm=%s state=%s", crm.slug, state)
     notify_admins(
-        subject=f"CRM {crm.name}: {label}",
-        message=f"The delivery circuit of {crm.name} ({crm.slug}) is now {label} "
-        f"({timezone.now():%Y-%m-%d %H:%M:%S} UTC).",
+        subject=format_lazy(_("CRM {name}: {state}"), name=crm.name, state=label),
+        message=format_lazy(
+            _("The delivery circuit of {name} ({slug}) is now {state} ({when}, Paris time)."),
+            name=crm.name,
+            slug=crm.slug,
+            state=label,
+            when=f"{timezone.localtime():%d/%m/%Y %H:%M:%S}",
+        ),
     )

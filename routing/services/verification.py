@@ -5,6 +5,10 @@ from datetime import UTC, datetime, time, timedelta
 from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
+from django.utils.functional import lazy
+from django.utils.text import format_lazy
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from enersolar.models import ActivityLog
 from enersolar.notifications import notify_admins
@@ -72,7 +76,10 @@ def verification_run(
         obj=report,
         details={"triggered_by": triggered_by},
     )
-    notify_admins(subject=f"Verification {now:%Y-%m-%d}", message=verification_summary(report))
+    notify_admins(
+        subject=format_lazy(_("Verification {date}"), date=f"{now:%Y-%m-%d}"),
+        message=lazy(verification_summary, str)(report),
+    )
     transaction.on_commit(dispatch_queue_run)
     return report
 
@@ -97,17 +104,24 @@ def _anomalies(leads) -> dict[str, int]:
 
 
 def verification_summary(report: VerificationReport) -> str:
-    lines = [
-        f"Window: {report.window_start:%Y-%m-%d %H:%M} – {report.window_end:%Y-%m-%d %H:%M} UTC",
-        f"Leads: {report.total_leads}",
-        f"Re-attempted: {report.retried}   re-routed: {report.rerouted}   "
-        f"re-dispatched: {report.redispatched}",
-        f"Recovered: {report.recovered}   still failing: {report.still_failing}   "
-        f"permanent errors: {report.permanent_errors}",
-        "Anomalies: " + ", ".join(f"{k}={v}" for k, v in report.anomalies.items()),
-        "",
-        "By status and CRM:",
+    """The report in a few lines, in the active language (the e-mail's body)."""
+    window = " – ".join(
+        f"{timezone.localtime(moment):%d/%m/%Y %H:%M}"
+        for moment in (report.window_start, report.window_end)
+    )
+    figures = [
+        (_("Window (Paris time)"), window),
+        (_("Leads"), report.total_leads),
+        (_("Re-attempted"), report.retried),
+        (_("Re-routed"), report.rerouted),
+        (_("Re-dispatched"), report.redispatched),
+        (_("Recovered"), report.recovered),
+        (_("Still failing"), report.still_failing),
+        (_("Permanent errors"), report.permanent_errors),
+        (_("Anomalies"), ", ".join(f"{k}={v}" for k, v in report.anomalies.items())),
     ]
+    lines = [f"{label}: {value}" for label, value in figures]
+    lines += ["", f"{gettext('By status and CRM')}:"]
     for status, by_crm in sorted(report.counts.items()):
         lines.append(f"  {status}: " + ", ".join(f"{c}={n}" for c, n in sorted(by_crm.items())))
     return "\n".join(lines)

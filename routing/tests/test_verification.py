@@ -138,7 +138,7 @@ def test_report_counts_anomalies_and_summary(
     }
 
     (mail,) = admin_inbox
-    assert mail.subject == "[EnerSolar] Verification 2030-06-15"
+    assert mail.subject == "[EnerSolar] Vérification du 2030-06-15"  # in the site language
     assert "Leads: 10" in mail.body
     assert "success_without_attempt=1" in mail.body
     assert "failed: zr7=2" in mail.body
