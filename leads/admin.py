@@ -157,6 +157,19 @@ class LeadAdmin(ReadOnlyAdmin):
 # --- Rejected leads: their own menu entry, with the reasons in words ---------------------------
 
 
+def _duplicate_reason(detail: str):
+    # Older reasons name no lead, and imported ones a legacy Mongo id: only a
+    # lead id of ours can be linked.
+    try:
+        earlier = uuid.UUID(detail)
+    except ValueError:
+        return _("Duplicate of an earlier lead")
+    return format_html(
+        _('Duplicate of <a href="{}">an earlier lead</a>'),
+        reverse("admin:leads_lead_change", args=[earlier]),
+    )
+
+
 def failure_reasons(lead: Lead):
     """The lead's reason codes (SPEC §3.1) as staff read them."""
     items = []
@@ -173,10 +186,7 @@ def failure_reasons(lead: Lead):
         elif name == "DOUBLE_SUBMIT_BLOCKED":
             text = _("Sent twice within a few seconds")
         elif name == "DUPLICATE":
-            text = format_html(
-                _('Duplicate of <a href="{}">an earlier lead</a>'),
-                reverse("admin:leads_lead_change", args=[detail]),
-            )
+            text = _duplicate_reason(detail)
         else:
             text = code
         items.append((text,))

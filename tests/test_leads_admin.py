@@ -87,6 +87,18 @@ def test_the_rejected_list_shows_only_leads_refused_at_intake_with_why(client, l
     assert f'Doublon d’<a href="{original_url}">un lead antérieur</a>' in page
 
 
+@pytest.mark.parametrize("detail", ["", "5f1e2d3c4b5a697887766554"])  # none; a Mongo id
+def test_a_duplicate_reason_without_a_lead_id_of_ours_is_shown_unlinked(client, detail):
+    lead = LeadFactory(status=Lead.Status.DUPLICATE_INTERNAL, reasons=[f"DUPLICATE:{detail}"])
+
+    response = viewer(client).get(REJECTED)
+
+    assert response.status_code == 200
+    page = html.unescape(response.content.decode())
+    assert shown_ids(page) == {str(lead.pk)}
+    assert "Doublon d’un lead antérieur" in page
+
+
 def test_the_status_filter_offers_only_rejection_statuses(client, leads):
     client = viewer(client)
     page = client.get(REJECTED, {"status": "double_submit"}).content.decode()
