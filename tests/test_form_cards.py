@@ -134,6 +134,20 @@ def test_cards_show_each_forms_counters_lp_account_and_product_colour(client, pv
     assert f'data-copy="{pv_form.code}"' in pv_card and f'data-copy="{pv_form.pk}"' in pv_card
 
 
+def test_a_card_links_only_a_web_landing_page_url(client, pv_form):
+    unsafe = FormFactory(landing_page__url="javascript:alert(document.cookie)")
+    # Written around the form's validation, as an old import or an update could.
+    web = FormFactory()
+    web.landing_page.url = "https://lp.example.com/solaire"
+    web.landing_page.save()
+    login(client, VIEWER)
+
+    page = client.get(CARDS).content.decode()
+
+    assert "javascript:" not in card(page, unsafe)
+    assert '<a href="https://lp.example.com/solaire"' in card(page, web)
+
+
 def test_the_stats_of_all_cards_take_a_constant_number_of_queries(
     client, django_assert_max_num_queries
 ):

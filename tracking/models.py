@@ -46,6 +46,13 @@ class LandingPage(models.Model):
         super().save(*args, **kwargs)
 
     @property
+    def link_url(self) -> str:
+        """The URL when it may be a link: http(s) only. The field's validator
+        also lets ftp through, and rows written around the form (imports,
+        updates) were never validated: a `javascript:` URL must not be clickable."""
+        return self.url if self.url.lower().startswith(("http://", "https://")) else ""
+
+    @property
     def linked_form(self) -> "Form | None":
         """The LP's form: its newest active form (a form belongs to one LP)."""
         return self.forms.filter(status=Form.Status.ACTIVE).order_by("-id").first()
