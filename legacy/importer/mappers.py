@@ -27,7 +27,6 @@ from .schema import (
 )
 from .values import Invalid, Item, _bool, _date, _fit, _int, _ip, _objectid_time, _text, legacy_uuid
 
-
 # A landing page's URL is a link in the admin: a legacy `javascript:` (or any
 # non-web) value must never become clickable.
 LP_URL_VALIDATOR = URLValidator(schemes=["http", "https"])
