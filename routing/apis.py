@@ -18,7 +18,6 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from enersolar.authentication import STAFF_AUTHENTICATION
 from enersolar.france import department_normalize
 from enersolar.models import ActivityLog
 from enersolar.permissions import has_perm
@@ -343,7 +342,6 @@ class LeadListOutput(serializers.ModelSerializer):
 class LeadListApi(generics.ListAPIView):
     """Staff: the leads, newest first, filtered; cursor-paginated."""
 
-    authentication_classes = STAFF_AUTHENTICATION
     permission_classes = [has_perm("leads.view_lead")]
     serializer_class = LeadListOutput
     filterset_class = LeadFilter

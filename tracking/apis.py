@@ -22,7 +22,6 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from enersolar.authentication import STAFF_AUTHENTICATION
 from enersolar.france import DEPARTMENTS
 from enersolar.http import (
     LenientContentNegotiation,
@@ -436,7 +435,6 @@ class FormListOutput(serializers.ModelSerializer):
 class FormListApi(generics.ListAPIView):
     """Staff: the forms, with the same counters as the admin's cards."""
 
-    authentication_classes = STAFF_AUTHENTICATION
     permission_classes = [has_perm("tracking.view_form")]
     serializer_class = FormListOutput
     filterset_class = FormFilter
