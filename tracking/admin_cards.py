@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 from enersolar.models import Account, ProductType
 
 from .models import Form
-from .selectors import conversion_rate, form_stats, forms_with_stats
+from .selectors import form_stats, forms_with_stats
 from .services import form_archive, form_duplicate, form_stats_reset
 
 VIEW_PARAM = "view"
@@ -110,8 +110,6 @@ class FormCardsMixin:
         # The counters of the whole page come in the one query that reads its forms.
         forms = forms_with_stats(forms).order_by("code")
         page = Paginator(forms, CARDS_PER_PAGE).get_page(params.get("page"))
-        for form in page.object_list:
-            form.conversion = conversion_rate(started=form.started, finished=form.finished)
 
         def query(**changes) -> str:
             merged = {"product": product, "status": status, "account": account, "q": search}
