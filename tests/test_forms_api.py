@@ -96,6 +96,16 @@ def test_filters_by_product_status_and_account(client):
     assert sorted(codes(client.get(URL))) == sorted([pv.code, pac.code, archived.code])
 
 
+def test_q_searches_codes_and_names_like_the_cards(client):
+    lyon = FormFactory(name="PV Lyon")
+    other = FormFactory(name="PAC Nantes")
+    with_token(client)
+
+    assert codes(client.get(URL, {"q": "lyon"})) == [lyon.code]
+    assert codes(client.get(URL, {"q": other.code.lower()})) == [other.code]
+    assert codes(client.get(URL, {"q": other.landing_page.code})) == [other.code]
+
+
 def test_an_unknown_status_is_a_400(client):
     with_token(client)
     response = client.get(URL, {"status": "deleted"})

@@ -8,7 +8,6 @@ import uuid
 from django.conf import settings
 from django.http import Http404
 from django.shortcuts import get_object_or_404
-from django_filters import rest_framework as filters
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
@@ -32,6 +31,7 @@ from enersolar.permissions import has_perm
 from enersolar.serializers import OptionalText
 
 from .brief import brief_build
+from .filters import FormFilter
 from .models import Form, LandingPage, VisitorSession
 from .selectors import forms_with_stats
 from .services import event_record, session_start
@@ -358,18 +358,6 @@ class FormBriefApi(APIView):
 
 
 # --- Staff: the forms with their counters (the admin's cards, as JSON) -----------------------
-
-
-class FormFilter(filters.FilterSet):
-    product = filters.CharFilter(
-        field_name="product_type__code", lookup_expr="iexact", help_text="Product code: PV, PAC…"
-    )
-    status = filters.ChoiceFilter(choices=Form.Status.choices)
-    account = filters.NumberFilter(field_name="account_id", help_text="Account id.")
-
-    class Meta:
-        model = Form
-        fields = ["product", "status", "account"]
 
 
 class FormAccountOutput(serializers.Serializer):
