@@ -170,8 +170,8 @@ def test_origin_crm_filter_on_the_lead_list(client):
     LeadFactory()  # another CRM's traffic
     client = viewer(client)
 
-    page = client.get(LEADS, {"origin_crm": mdl.pk}).content.decode()
-    rejected_page = client.get(REJECTED, {"origin_crm": mdl.pk}).content.decode()
+    page = client.get(LEADS, {"origin_crm": "mdl"}).content.decode()
+    rejected_page = client.get(REJECTED, {"origin_crm": "mdl"}).content.decode()
 
     assert shown_ids(page) == {str(theirs.pk), str(rejected_theirs.pk)}
     assert shown_ids(rejected_page) == {str(rejected_theirs.pk)}
