@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -245,6 +246,24 @@ def test_card_actions_need_post(client, pv_form):
     login(client, EDITOR)
     url = reverse("admin:tracking_form_card_archive", args=[pv_form.pk])
     assert client.get(url).status_code == 405
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["tracking_form_card_duplicate", "tracking_form_card_archive", "tracking_form_reset_stats"],
+)
+def test_card_actions_refuse_a_post_without_csrf_token(pv_form, name):
+    form_starts(pv_form, 2)
+    client = Client(enforce_csrf_checks=True)
+    login(client, is_superuser=True)
+
+    response = client.post(reverse(f"admin:{name}", args=[pv_form.pk]), {"next": CARDS})
+
+    assert response.status_code == 403
+    assert Form.objects.count() == 1
+    pv_form.refresh_from_db()
+    assert pv_form.status == Form.Status.ACTIVE and pv_form.stats_reset_at is None
+    assert not FormStatsSnapshot.objects.exists()
 
 
 # --- Reset stats ----------------------------------------------------------------------------
