@@ -61,10 +61,3 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
                 "description": "`Token <key>`",
             },
         ]
-
-
-# The staff API's classes (the project defaults), the DRF token first: a call
-# without credentials then gets 401 with a `WWW-Authenticate: Token` challenge
-# (DRF takes the challenge from the first class; the session has none, which
-# would turn every "log in first" into a 403). Session login still works.
-STAFF_AUTHENTICATION = [authentication.TokenAuthentication, authentication.SessionAuthentication]

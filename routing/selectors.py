@@ -46,3 +46,15 @@ def leads_with_delivery() -> QuerySet[Lead]:
         "delivery__crm",
         "delivery__origin_crm",
     )
+
+
+def leads_routed_to(leads: QuerySet[Lead], *, crm_slug: str) -> QuerySet[Lead]:
+    """The leads routing sent (or is sending) to the CRM."""
+    return leads.filter(delivery__crm__slug=crm_slug)
+
+
+def leads_cross_crm(leads: QuerySet[Lead], *, cross: bool) -> QuerySet[Lead]:
+    """Routed through the cross-CRM fallback (cross=True), or not: never
+    routed leads count as not."""
+    through_fallback = {"delivery__source": Delivery.Source.CROSS_CRM}
+    return leads.filter(**through_fallback) if cross else leads.exclude(**through_fallback)

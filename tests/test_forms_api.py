@@ -11,19 +11,17 @@ from enersolar.roles import EDITOR, VIEWER
 from enersolar.tests.factories import AccountFactory, UserFactory, product
 from leads.models import Lead
 from leads.tests.factories import LeadFactory
-from tracking.models import Form, TrackingEvent
+from tracking.models import Form
 from tracking.services import form_stats_reset
-from tracking.tests.factories import FormFactory, LandingPageFactory, VisitorSessionFactory
+from tracking.tests.factories import (
+    FormFactory,
+    LandingPageFactory,
+    form_starts,
+)
 
 pytestmark = pytest.mark.django_db
 
 URL = "/api/forms"
-
-
-def start(form, n: int) -> None:
-    for _ in range(n):
-        session = VisitorSessionFactory(form=form)
-        TrackingEvent.objects.create(session=session, event_type="form_start", form=form)
 
 
 def with_token(client, role=VIEWER, **fields):
@@ -44,7 +42,7 @@ def test_a_form_with_its_codes_lp_account_and_counters(client):
         account=account,
         landing_page=LandingPageFactory(account=account, name="LP Lyon", url="https://lp.fr/"),
     )
-    start(form, 3)
+    form_starts(form, 3)
     LeadFactory(form=form)
     LeadFactory(form=form, status=Lead.Status.DOUBLE_SUBMIT)
     with_token(client)
@@ -72,7 +70,7 @@ def test_a_form_with_its_codes_lp_account_and_counters(client):
 
 def test_counters_since_the_last_reset_and_none_conversion_without_starts(client):
     form = FormFactory()
-    start(form, 2)
+    form_starts(form, 2)
     form_stats_reset(form=form)
     LeadFactory(form=form)
     with_token(client)
@@ -96,6 +94,16 @@ def test_filters_by_product_status_and_account(client):
     assert codes(client.get(URL, {"product": "PAC", "status": "active"})) == [pac.code]
     assert codes(client.get(URL, {"account": pv.account_id})) == [pv.code]
     assert sorted(codes(client.get(URL))) == sorted([pv.code, pac.code, archived.code])
+
+
+def test_q_searches_codes_and_names_like_the_cards(client):
+    lyon = FormFactory(name="PV Lyon")
+    other = FormFactory(name="PAC Nantes")
+    with_token(client)
+
+    assert codes(client.get(URL, {"q": "lyon"})) == [lyon.code]
+    assert codes(client.get(URL, {"q": other.code.lower()})) == [other.code]
+    assert codes(client.get(URL, {"q": other.landing_page.code})) == [other.code]
 
 
 def test_an_unknown_status_is_a_400(client):
@@ -132,14 +140,14 @@ def test_queries_do_not_grow_with_the_number_of_forms(client, django_assert_max_
     with_token(client)
     for _ in range(2):
         form = FormFactory()
-        start(form, 1)
+        form_starts(form, 1)
         LeadFactory(form=form)
     with django_assert_max_num_queries(6) as few:
         assert len(codes(client.get(URL))) == 2
 
     for _ in range(20):
         form = FormFactory(product_type=product("ITE"))
-        start(form, 2)
+        form_starts(form, 2)
         LeadFactory(form=form)
     with django_assert_max_num_queries(len(few)):
         assert len(codes(client.get(URL))) == 22

@@ -132,7 +132,7 @@ def test_swagger_ui_assets_are_served():
 @pytest.mark.parametrize(
     "path, filters",
     [
-        ("/api/forms", {"product", "status", "account", "page"}),
+        ("/api/forms", {"product", "status", "account", "q", "page"}),
         (
             "/api/leads",
             {

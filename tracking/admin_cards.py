@@ -8,7 +8,6 @@ from django.contrib import messages
 from django.contrib.admin.views.main import IS_POPUP_VAR, TO_FIELD_VAR, ChangeList
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path
@@ -18,8 +17,9 @@ from django.views.decorators.http import require_POST
 
 from enersolar.models import Account, ProductType
 
+from .filters import FormFilter
 from .models import Form
-from .selectors import conversion_rate, form_stats, forms_with_stats
+from .selectors import form_stats, forms_with_stats
 from .services import form_archive, form_duplicate, form_stats_reset
 
 VIEW_PARAM = "view"
@@ -94,24 +94,20 @@ class FormCardsMixin:
         account = params.get("account", "")
         search = params.get("q", "").strip()
 
-        forms = Form.objects.select_related("product_type", "account", "landing_page")
-        if product:
-            forms = forms.filter(product_type__code=product)
-        if status != "all":
-            forms = forms.filter(status=status)
-        if account.isdigit():
-            forms = forms.filter(account_id=int(account))
-        if search:
-            forms = forms.filter(
-                Q(code__icontains=search)
-                | Q(name__icontains=search)
-                | Q(landing_page__code__icontains=search)
-            )
+        # The API's filters; the cards only add their default, the active forms.
+        filtered = FormFilter(
+            {
+                "product": product,
+                "status": "" if status == "all" else status,
+                "account": account,
+                "q": search,
+            },
+            queryset=Form.objects.select_related("product_type", "account", "landing_page"),
+        )
+        forms = filtered.qs
         # The counters of the whole page come in the one query that reads its forms.
         forms = forms_with_stats(forms).order_by("code")
         page = Paginator(forms, CARDS_PER_PAGE).get_page(params.get("page"))
-        for form in page.object_list:
-            form.conversion = conversion_rate(started=form.started, finished=form.finished)
 
         def query(**changes) -> str:
             merged = {"product": product, "status": status, "account": account, "q": search}

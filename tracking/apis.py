@@ -8,12 +8,10 @@ import uuid
 from django.conf import settings
 from django.http import Http404
 from django.shortcuts import get_object_or_404
-from django_filters import rest_framework as filters
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
-    extend_schema_field,
     inline_serializer,
 )
 from rest_framework import generics, serializers
@@ -22,7 +20,6 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from enersolar.authentication import STAFF_AUTHENTICATION
 from enersolar.france import DEPARTMENTS
 from enersolar.http import (
     LenientContentNegotiation,
@@ -34,8 +31,9 @@ from enersolar.permissions import has_perm
 from enersolar.serializers import OptionalText
 
 from .brief import brief_build
+from .filters import FormFilter
 from .models import Form, LandingPage, VisitorSession
-from .selectors import conversion_rate, forms_with_stats
+from .selectors import forms_with_stats
 from .services import event_record, session_start
 
 VISITOR_COOKIE = "_rdz_vid"
@@ -362,18 +360,6 @@ class FormBriefApi(APIView):
 # --- Staff: the forms with their counters (the admin's cards, as JSON) -----------------------
 
 
-class FormFilter(filters.FilterSet):
-    product = filters.CharFilter(
-        field_name="product_type__code", lookup_expr="iexact", help_text="Product code: PV, PAC…"
-    )
-    status = filters.ChoiceFilter(choices=Form.Status.choices)
-    account = filters.NumberFilter(field_name="account_id", help_text="Account id.")
-
-    class Meta:
-        model = Form
-        fields = ["product", "status", "account"]
-
-
 class FormAccountOutput(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
@@ -395,7 +381,9 @@ class FormStatsOutput(serializers.Serializer):
         allow_null=True,
         help_text="finished / started × 100; null when nobody started.",
     )
-    since = serializers.DateTimeField(allow_null=True, help_text="Last reset; null: never.")
+    since = serializers.DateTimeField(
+        source="stats_reset_at", allow_null=True, help_text="Last reset; null: never."
+    )
 
 
 class FormListOutput(serializers.ModelSerializer):
@@ -403,7 +391,8 @@ class FormListOutput(serializers.ModelSerializer):
     account = FormAccountOutput()
     landing_page = FormLandingPageOutput()
     liaison_code = serializers.CharField()
-    stats = serializers.SerializerMethodField()
+    # The form annotated by forms_with_stats(): its counters, grouped.
+    stats = FormStatsOutput(source="*")
 
     class Meta:
         model = Form
@@ -422,21 +411,10 @@ class FormListOutput(serializers.ModelSerializer):
             "stats",
         ]
 
-    @extend_schema_field(FormStatsOutput)
-    def get_stats(self, form) -> dict:
-        stats = {
-            "started": form.started,
-            "finished": form.finished,
-            "conversion": conversion_rate(started=form.started, finished=form.finished),
-            "since": form.stats_reset_at,
-        }
-        return FormStatsOutput(stats).data
-
 
 class FormListApi(generics.ListAPIView):
     """Staff: the forms, with the same counters as the admin's cards."""
 
-    authentication_classes = STAFF_AUTHENTICATION
     permission_classes = [has_perm("tracking.view_form")]
     serializer_class = FormListOutput
     filterset_class = FormFilter

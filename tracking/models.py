@@ -1,6 +1,7 @@
 """Landing pages and forms (with their codes), visitor sessions and events."""
 
 import uuid
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
@@ -10,6 +11,18 @@ from django.utils.translation import gettext_lazy as _
 
 from enersolar.models import CRM, Account, ProductType, mask_secret, money_field
 from enersolar.services import code_sequence_next
+
+
+class HasConversion:
+    """`conversion` of anything counting `started` and `finished`: a stats
+    snapshot, a FormStats, a form annotated by selectors.forms_with_stats().
+    Derived, never stored, so that it cannot disagree with its counts."""
+
+    @property
+    def conversion(self) -> Decimal | None:
+        from .selectors import conversion_rate  # the selectors import these models
+
+        return conversion_rate(started=self.started, finished=self.finished)
 
 
 class LandingPage(models.Model):
@@ -46,12 +59,19 @@ class LandingPage(models.Model):
         super().save(*args, **kwargs)
 
     @property
+    def link_url(self) -> str:
+        """The URL when it may be a link: http(s) only. The field's validator
+        also lets ftp through, and rows written around the form (imports,
+        updates) were never validated: a `javascript:` URL must not be clickable."""
+        return self.url if self.url.lower().startswith(("http://", "https://")) else ""
+
+    @property
     def linked_form(self) -> "Form | None":
         """The LP's form: its newest active form (a form belongs to one LP)."""
         return self.forms.filter(status=Form.Status.ACTIVE).order_by("-id").first()
 
 
-class Form(models.Model):
+class Form(HasConversion, models.Model):
     class Status(models.TextChoices):
         ACTIVE = "active", _("active")
         ARCHIVED = "archived", _("archived")
@@ -131,7 +151,7 @@ class Form(models.Model):
         return mask_secret(self.crm_override_api_key)
 
 
-class FormStatsSnapshot(models.Model):
+class FormStatsSnapshot(HasConversion, models.Model):
     """The counters of a form as they stood when an admin reset them: the
     period [period_start, reset_at) they covered is kept with them."""
 
@@ -152,10 +172,6 @@ class FormStatsSnapshot(models.Model):
     )
     started = models.PositiveIntegerField(_("started"))
     finished = models.PositiveIntegerField(_("finished"))
-    # NULL when nobody started the form (no rate to speak of).
-    conversion = models.DecimalField(
-        _("conversion (%)"), max_digits=9, decimal_places=1, null=True, blank=True
-    )
 
     class Meta:
         verbose_name = _("stats snapshot")

@@ -6,9 +6,10 @@ finished = the form's leads, but for double submits (one person's second
            click within seconds, not a second person);
 both since the form's last stats reset.
 
-Leads live in the `leads` app, above this one: they are reached through the
-reverse relation `Form.leads`, never imported, so tracking still works (and
-stays importable) without knowing the Lead model.
+Leads live in the `leads` app, above this one. The counters need it
+installed: they reach the Lead model through the reverse relation
+`Form.leads` and filter on its status values, without importing it (the
+import would go the wrong way up the app layers).
 """
 
 from dataclasses import dataclass
@@ -18,15 +19,18 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
-from .models import Form, TrackingEvent
+from .models import Form, HasConversion, TrackingEvent
 
 # A form never reset counts everything: a bound older than any row.
 BEGINNING = datetime(2000, 1, 1, tzinfo=UTC)
-# Not a finisher: the same person's repeat within seconds (SPEC §3.1).
+# Lead statuses that are not finishers: a double submit is the same person's
+# second click within seconds (SPEC §3.1), not a second person. The values of
+# leads' Lead.Status, written out since tracking cannot import leads.
 NOT_FINISHED_STATUSES = ("double_submit",)
 
 
 def _lead_model():
+    # Through the reverse relation: leads must be installed, never imported.
     return Form._meta.get_field("leads").related_model
 
 
@@ -61,7 +65,8 @@ def forms_with_stats(forms: QuerySet[Form] | None = None, *, until: datetime | N
 
 
 def conversion_rate(*, started: int, finished: int) -> Decimal | None:
-    """finished / started × 100, one decimal; None when nobody started."""
+    """finished / started × 100, one decimal rounded half up; None when
+    nobody started. The one place a conversion rate is computed."""
     if not started:
         return None
     rate = Decimal(finished) * 100 / Decimal(started)
@@ -69,13 +74,9 @@ def conversion_rate(*, started: int, finished: int) -> Decimal | None:
 
 
 @dataclass(frozen=True)
-class FormStats:
+class FormStats(HasConversion):
     started: int
     finished: int
-
-    @property
-    def conversion(self) -> Decimal | None:
-        return conversion_rate(started=self.started, finished=self.finished)
 
 
 def form_stats(form: Form, *, until: datetime | None = None) -> FormStats:

@@ -61,8 +61,10 @@ def form_stats_reset(*, form: Form, user=None) -> FormStatsSnapshot:
 
     The row lock makes two admins resetting at once take turns: the second
     snapshots the (nearly empty) period after the first, never the same one
-    twice. Counting up to `now` exactly, and restarting at `now`, means every
-    session and lead falls in exactly one period.
+    twice. Counting up to `now` exactly, and restarting at `now`, means a
+    session or lead stored before the reset is counted in exactly one period;
+    one being written at that very instant (its created_at taken before `now`,
+    its row committed after the snapshot's count) can land in neither.
     """
     locked = Form.objects.select_for_update().get(pk=form.pk)
     now = timezone.now()
@@ -74,7 +76,6 @@ def form_stats_reset(*, form: Form, user=None) -> FormStatsSnapshot:
         reset_by=user if getattr(user, "is_authenticated", False) else None,
         started=stats.started,
         finished=stats.finished,
-        conversion=stats.conversion,
     )
     locked.stats_reset_at = now
     locked.save(update_fields=["stats_reset_at"])

@@ -264,7 +264,9 @@ def test_only_billing_viewers_see_the_balances(
     assert admin_client.get(url).status_code == 200
     assert editor_client.get(url).status_code == 403
     assert viewer_client.get(url).status_code == 403
-    assert APIClient().get(url).status_code in (401, 403)
+    anonymous = APIClient().get(url)
+    assert anonymous.status_code == 401
+    assert anonymous["WWW-Authenticate"] == "Token"
 
 
 # --- Query counts ------------------------------------------------------------------

@@ -6,7 +6,9 @@ import re
 
 import pytest
 from django.contrib import admin
+from django.db import connection
 from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
 
 from enersolar.models import CRM, ActivityLog
 from enersolar.roles import VIEWER
@@ -258,5 +260,11 @@ def test_journal_links_to_the_object_and_shows_the_details(viewer_client, journa
     assert 'name="_save"' not in page
 
 
-def test_the_journal_never_counts_the_whole_table():
-    assert admin.site._registry[ActivityLog].show_full_result_count is False
+def test_the_journal_never_counts_the_whole_table(viewer_client, journal):
+    with CaptureQueriesContext(connection) as queries:
+        page = viewer_client.get("/admin/enersolar/activitylog/", {"q": "bob"})
+
+    assert page.status_code == 200
+    counts = [q["sql"] for q in queries if "COUNT(" in q["sql"].upper()]
+    # The searched list's own count only: no "N total" over the whole journal.
+    assert len(counts) == 1 and "bob" in counts[0], counts

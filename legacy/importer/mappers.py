@@ -3,6 +3,8 @@
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -24,6 +26,19 @@ from .schema import (
     S,
 )
 from .values import Invalid, Item, _bool, _date, _fit, _int, _ip, _objectid_time, _text, legacy_uuid
+
+# A landing page's URL is a link in the admin: a legacy `javascript:` (or any
+# non-web) value must never become clickable.
+LP_URL_VALIDATOR = URLValidator(schemes=["http", "https"])
+
+
+def _web_url(value: str) -> str:
+    """`value` when it is an http(s) URL Django accepts, else ""."""
+    try:
+        LP_URL_VALIDATOR(value)
+    except ValidationError:
+        return ""
+    return value
 
 
 class CollectionMappers:
@@ -99,6 +114,8 @@ class CollectionMappers:
                 return Item(line, legacy_id, matched=existing)
         account_pk = self._need("accounts", doc, "account_id")
         status = _text(doc.get("status")).lower()
+        raw_url = _text(doc.get("url"))
+        url = _web_url(raw_url)
         obj = LandingPage(
             **_fit(
                 LandingPage,
@@ -107,7 +124,7 @@ class CollectionMappers:
                     "code": code,
                     "name": _text(doc.get("name")) or code or legacy_id,
                     "account_id": self._pk(account_pk),
-                    "url": _text(doc.get("url")),
+                    "url": url,
                     "traffic_source": _text(doc.get("source")),
                     "status": "archived" if status in ("archived", "inactive") else "active",
                 },
@@ -116,6 +133,8 @@ class CollectionMappers:
         # The LP → form link is ours the other way round (Form.landing_page);
         # keep it for forms without lp_id.
         extra = {"form_id": _text(doc["form_id"])} if doc.get("form_id") else {}
+        if raw_url and not url:
+            extra["url"] = raw_url  # refused as a link, kept as it came
         return Item(line, legacy_id, obj=obj, extra=extra)
 
     def _map_forms(self, line, legacy_id, doc, prepared) -> Item:

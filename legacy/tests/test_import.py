@@ -20,7 +20,7 @@ from routing.models import Delivery, Order
 from tracking.models import Form, LandingPage, TrackingEvent, VisitorSession
 from tracking.tests.factories import FormFactory, LandingPageFactory
 
-from .dump import BASE_TIME, LeadDocMaker, write_dump
+from .dump import BASE_TIME, LeadDocMaker, _write_array, write_dump
 
 pytestmark = pytest.mark.django_db
 
@@ -123,6 +123,24 @@ def test_legacy_ids_unknown_fields_and_relations_are_kept(dump):
     assert LegacyRecord.objects.get(collection="tracking", object_id=str(event.pk)).extra == {
         "step": 2
     }
+
+
+def test_only_web_urls_become_landing_page_links_the_others_are_kept_aside(dump):
+    bad = {"LP-101": "javascript:alert(document.cookie)", "LP-102": "ftp://files.example.com/"}
+    for lp in dump.lps:
+        lp["url"] = bad.get(lp["code"], "https://www.example.com/solaire")
+    _write_array(dump.directory / "lps.json", dump.lps)
+
+    run(dump.directory)
+
+    urls = dict(LandingPage.objects.values_list("code", "url"))
+    assert urls == {"LP-101": "", "LP-102": "", "LP-103": "https://www.example.com/solaire"}
+    kept = {
+        r.extra.get("url")
+        for r in LegacyRecord.objects.filter(collection="lps")
+        if r.extra.get("url")
+    }
+    assert kept == set(bad.values())
 
 
 def test_leads_keep_their_dates_and_statuses(dump):

@@ -2,14 +2,17 @@
 cursor pagination without COUNT(*), token or session auth, the view_lead
 permission, and a query count that does not grow with the page."""
 
+import re
 from datetime import UTC, datetime
 
 import pytest
+from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
 from enersolar.roles import EDITOR, VIEWER
 from enersolar.tests.factories import AccountRoutingFactory, CRMFactory, UserFactory, product
 from leads.models import Lead
+from routing.apis import LeadCursorPagination
 from routing.models import Delivery
 from tracking.tests.factories import FormFactory
 
@@ -175,12 +178,47 @@ def test_cursor_pages_walk_every_lead_newest_first_without_counting(client, worl
     assert seen[0] == str(created[6].pk)
 
 
-def test_page_size_is_capped(client, world):
+@pytest.mark.parametrize(
+    "admin_params, api_params",
+    [
+        ({"origin_crm": "mdl"}, {"origin_crm": "mdl"}),
+        ({"target_crm": "mdl"}, {"target_crm": "mdl"}),
+        ({"cross_crm": "yes"}, {"cross_crm": "true"}),
+        ({"cross_crm": "no"}, {"cross_crm": "false"}),
+        ({"departement": "69"}, {"departement": "69"}),
+        ({"q": "+33 6 98 76 54 32"}, {"phone": "+33 6 98 76 54 32"}),
+        ({"q": "Paul@Example.com"}, {"email": "Paul@Example.com"}),
+    ],
+)
+def test_the_admin_lead_list_filters_mean_what_the_api_filters_mean(
+    client, admin_client, market, admin_params, api_params
+):
+    with_token(client)
+    page = admin_client.get(reverse("admin:leads_lead_changelist"), admin_params)
+    assert page.status_code == 200
+    shown = set(
+        re.findall(
+            r'<th class="field-created_at[^"]*"><a href="/admin/leads/lead/([0-9a-f-]{36})/',
+            page.content.decode(),
+        )
+    )
+
+    assert shown == ids(client.get(URL, api_params))
+    assert shown  # not two empty lists agreeing
+
+
+def test_page_size_is_capped(client, world, monkeypatch):
+    monkeypatch.setattr(LeadCursorPagination, "max_page_size", 2)
     for _ in range(3):
         world.lead()
     with_token(client)
+
     response = client.get(URL, {"page_size": 100000})
-    assert response.status_code == 200  # capped at 500, not refused
+
+    assert response.status_code == 200  # capped, not refused
+    body = response.json()
+    assert len(body["results"]) == 2
+    assert body["next"]
 
 
 def test_queries_do_not_grow_with_the_page(client, world, django_assert_max_num_queries):

@@ -30,7 +30,6 @@ class Migration(migrations.Migration):
                 ('reset_at', models.DateTimeField(verbose_name='reset at')),
                 ('started', models.PositiveIntegerField(verbose_name='started')),
                 ('finished', models.PositiveIntegerField(verbose_name='finished')),
-                ('conversion', models.DecimalField(blank=True, decimal_places=1, max_digits=9, null=True, verbose_name='conversion (%)')),
                 ('form', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='stats_snapshots', to='tracking.form', verbose_name='form')),
                 ('reset_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='reset by')),
             ],

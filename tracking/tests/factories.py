@@ -3,7 +3,7 @@ import uuid
 import factory
 
 from enersolar.tests.factories import AccountFactory, product
-from tracking.models import Form, LandingPage, VisitorSession
+from tracking.models import Form, LandingPage, TrackingEvent, VisitorSession
 
 
 class LandingPageFactory(factory.django.DjangoModelFactory):
@@ -40,3 +40,17 @@ class VisitorSessionFactory(factory.django.DjangoModelFactory):
     liaison_code = factory.LazyAttribute(
         lambda o: f"{o.lp_code}_{o.form_code}" if o.lp_code and o.form_code else ""
     )
+
+
+def form_starts(form: Form, n: int = 1, **session_fields) -> list[TrackingEvent]:
+    """n visitors who started `form`: a session each, with its `form_start`
+    event at the session's time (what the form counters count as started)."""
+    events = []
+    for _ in range(n):
+        session = VisitorSessionFactory(form=form, **session_fields)
+        events.append(
+            TrackingEvent.objects.create(
+                session=session, event_type="form_start", form=form, created_at=session.created_at
+            )
+        )
+    return events

@@ -236,7 +236,8 @@ def test_form_url_parameter(form):
 
 def test_anonymous_is_refused(form):
     response = APIClient().get(url(form))
-    assert response.status_code in (401, 403)
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Token"
     assert response.json()["success"] is False
 
 

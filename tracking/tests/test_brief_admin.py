@@ -79,3 +79,14 @@ def test_brief_action_opens_the_page_of_one_form(client, form):
         url, {"action": "show_brief", "_selected_action": [form.pk, other.pk]}, follow=True
     )
     assert response.redirect_chain[-1][0].startswith(url)
+
+
+def test_a_non_web_landing_page_url_is_shown_as_text_not_as_a_link(client, form):
+    form.landing_page.url = "javascript:alert(document.cookie)"
+    form.landing_page.save()
+    client.force_login(UserFactory(role=VIEWER))
+
+    page = html.unescape(client.get(brief_url(form)).content.decode())
+
+    assert 'href="javascript:' not in page
+    assert "javascript:alert(document.cookie)" in page  # shown, so that staff can fix it
