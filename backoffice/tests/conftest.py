@@ -8,8 +8,11 @@ from enersolar.tests.factories import AccountFactory, CRMFactory, product
 from leads.models import Lead
 from routing.models import Delivery
 from routing.tests.factories import DeliveryFactory, LeadFactory
-from tracking.models import TrackingEvent
-from tracking.tests.factories import FormFactory, LandingPageFactory, VisitorSessionFactory
+from tracking.tests.factories import (
+    FormFactory,
+    LandingPageFactory,
+    form_starts,
+)
 
 PARIS = ZoneInfo("Europe/Paris")
 # 10:00 in Paris (09:00 UTC): "today" began at 23:00 UTC the day before.
@@ -69,8 +72,7 @@ class Shop:
         return lead
 
     def form_start(self, *, at):
-        session = VisitorSessionFactory(form=self.forms["PV"], created_at=at)
-        return TrackingEvent.objects.create(session=session, event_type="form_start", created_at=at)
+        return form_starts(self.forms["PV"], created_at=at)[0]
 
 
 def _state_of(status: str) -> str:
