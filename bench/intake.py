@@ -616,6 +616,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
     parser.add_argument(
+        "--port",
+        type=int,
+        default=0,
+        help="gunicorn's port on 127.0.0.1 (default: any free port)",
+    )
+    parser.add_argument(
         "--pool", action="store_true", help="psycopg's connection pool instead of persistent ones"
     )
     parser.add_argument("--sessions", type=int, default=2000, help="visitor sessions (2000)")
@@ -691,7 +697,7 @@ def main(argv: list[str] | None = None) -> int:
         sessions_file.write_text("\n".join(session_ids) + "\n")
         queries = queries_count(session_ids[0], names)
 
-        port = free_port()
+        port = args.port or free_port()
         print(f"-- gunicorn on 127.0.0.1:{port}", flush=True)
         proc = gunicorn_start(env, port, args.workers, log_path)
         gunicorn_wait(proc, port, log_path)
