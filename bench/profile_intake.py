@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
             session = session_convert(session_id=uuid.UUID(random.choice(sessions)))
             lead.session_id = session.id
             earlier = services._earlier_leads(lead.phone, session.id, form.product_type, now)
-            services._classify(lead, form_found=True, earlier=earlier, now=now)
+            services._classify(lead, form_found=True, earlier=earlier)
             lead.save(force_insert=True)
 
     def bare_insert() -> None:
@@ -170,6 +170,9 @@ def main(argv: list[str] | None = None) -> int:
         "phone_normalize": lambda: services.phone_normalize(random_phone()),
         "session_convert (UPDATE … RETURNING)": lambda: session_convert(
             session_id=uuid.UUID(random.choice(sessions))
+        ),
+        "earlier leads (double submit, duplicate)": lambda: services._earlier_leads(
+            random_phone(), uuid.UUID(random.choice(sessions)), form.product_type, timezone.now()
         ),
         "transaction (lock, session, checks, INSERT)": transaction_only,
         "candidate CRM, cached": lambda: services._candidate_crm(form, pending),

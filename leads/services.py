@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from enersolar.france import department_from_postal_code, department_normalize
@@ -131,7 +130,7 @@ def _lead_store(*, data: dict, ip: str | None, source: str, api_key: ApiKey | No
         )
         earlier = _earlier_leads(phone, session_id if session else None, product_type, now)
         original = _classify(
-            lead, form_found=form is not None or product_type is not None, earlier=earlier, now=now
+            lead, form_found=form is not None or product_type is not None, earlier=earlier
         )
         lead.save(force_insert=True)
         if lead.status == Lead.Status.PENDING:
@@ -151,7 +150,9 @@ def _lead_store(*, data: dict, ip: str | None, source: str, api_key: ApiKey | No
     )
 
 
-def _classify(lead: Lead, *, form_found: bool, earlier: list[Lead], now) -> Lead | None:
+def _classify(
+    lead: Lead, *, form_found: bool, earlier: list["EarlierLead"]
+) -> "EarlierLead | None":
     """Set status and reasons; return the original lead of a double submit."""
     reasons: list[str] = []
     statuses: list[str] = []
@@ -166,33 +167,11 @@ def _classify(lead: Lead, *, form_found: bool, earlier: list[Lead], now) -> Lead
         statuses.append(Lead.Status.MISSING_REQUIRED)
         reasons.append("MISSING_REQUIRED:" + ",".join(missing))
 
-    double_of = next(
-        (
-            e
-            for e in earlier
-            if lead.session_id
-            and e.session_id == lead.session_id
-            and e.created_at >= now - timedelta(seconds=DOUBLE_SUBMIT_SECONDS)
-        ),
-        None,
-    )
+    double_of = next((e for e in earlier if e.double_submit), None)
     if double_of is not None:
         statuses.append(Lead.Status.DOUBLE_SUBMIT)
         reasons.append("DOUBLE_SUBMIT_BLOCKED")
-    # `earlier` also holds the same session's last-5-s leads, whatever the
-    # window: only those inside the product's dedupe window make a duplicate.
-    window = lead.product_type.dedupe_window_days if lead.product_type_id else 0
-    duplicate_of = next(
-        (
-            e
-            for e in earlier
-            if window
-            and e.status in Lead.DEDUPE_STATUSES
-            and e.product_type_id == lead.product_type_id
-            and e.created_at >= now - timedelta(days=window)
-        ),
-        None,
-    )
+    duplicate_of = next((e for e in earlier if e.duplicate), None)
     if duplicate_of is not None:
         statuses.append(Lead.Status.DUPLICATE_INTERNAL)
         reasons.append(f"DUPLICATE:{duplicate_of.id}")
@@ -202,31 +181,55 @@ def _classify(lead: Lead, *, form_found: bool, earlier: list[Lead], now) -> Lead
     return double_of
 
 
-def _earlier_leads(phone: str, session_id, product_type, now) -> list[Lead]:
-    """In one indexed query, the leads that can make this one a double submit
-    (same session, last 5 s) or a duplicate (same product, dedupe window)."""
-    if not phone:
-        return []
-    window = product_type.dedupe_window_days if product_type else 0
-    conditions = Q()
-    if session_id is not None:
-        conditions |= Q(
-            session_id=session_id,
-            created_at__gte=now - timedelta(seconds=DOUBLE_SUBMIT_SECONDS),
-        )
-    if window:
-        conditions |= Q(
-            product_type=product_type,
-            status__in=Lead.DEDUPE_STATUSES,
-            created_at__gte=now - timedelta(days=window),
-        )
-    if not conditions:
-        return []
-    return list(
-        Lead.objects.filter(conditions, phone=phone)
-        .only("id", "session_id", "status", "product_type_id", "created_at")
-        .order_by("created_at")[:20]
+@dataclass(frozen=True)
+class EarlierLead:
+    id: uuid.UUID
+    double_submit: bool  # same session, last 5 s
+    duplicate: bool  # valid lead of the same product inside the dedupe window
+
+
+# Written by hand: it runs for every lead, and building it with the ORM cost
+# several times the query itself. An absent session or a window of 0 is passed
+# as NULL, which matches nothing.
+_EARLIER_LEADS_SQL = """
+    SELECT id,
+        (session_id = %(session)s AND created_at >= %(double_since)s),
+        (product_type_id = %(product)s AND status IN ({dedupe}) AND created_at >= %(window_since)s)
+    FROM {table}
+    WHERE phone = %(phone)s AND (
+        (session_id = %(session)s AND created_at >= %(double_since)s)
+        OR (product_type_id = %(product)s AND status IN ({dedupe})
+            AND created_at >= %(window_since)s)
     )
+    ORDER BY created_at
+    LIMIT 20
+""".format(
+    table=Lead._meta.db_table,
+    dedupe=", ".join(f"'{status}'" for status in Lead.DEDUPE_STATUSES),
+)
+
+
+def _earlier_leads(
+    phone: str, session_id: uuid.UUID | None, product_type, now
+) -> list[EarlierLead]:
+    """In one indexed query (phone, created_at), the earlier leads that make
+    this one a double submit or a duplicate, oldest first."""
+    window = product_type.dedupe_window_days if product_type else 0
+    if not phone or (session_id is None and not window):
+        return []
+    adapt = connection.ops.adapt_datetimefield_value
+    params = {
+        "phone": phone,
+        "session": Lead._meta.get_field("session").get_db_prep_value(session_id, connection),
+        "double_since": adapt(now - timedelta(seconds=DOUBLE_SUBMIT_SECONDS)),
+        "product": product_type.pk if window else None,
+        "window_since": adapt(now - timedelta(days=window)),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_EARLIER_LEADS_SQL, params)
+        rows = cursor.fetchall()
+    to_uuid = Lead._meta.pk.to_python
+    return [EarlierLead(to_uuid(pk), bool(double), bool(dup)) for pk, double, dup in rows]
 
 
 def _lock_phone(phone: str) -> None:
