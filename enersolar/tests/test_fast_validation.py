@@ -3,13 +3,14 @@ reads its rules from: whenever it gives an answer, the serializer gives the
 same validated data; otherwise it leaves the decision to the serializer."""
 
 import random
+import uuid
 
 import pytest
 from rest_framework import serializers
 
 from enersolar.serializers import OptionalText, fast_validated
 from leads.apis import PartnerLeadInput, PublicLeadInput
-from tracking.apis import EventInput, SessionInput
+from tracking.apis import EventInput, LpVisitInput, SessionInput
 
 TRICKY_VALUES = [
     "Dupont",
@@ -42,7 +43,32 @@ TRICKY_VALUES = [
     "yes",
     "06 12 34 56 78",
     "Hélène",
+    "5b1e0c6a-0000-4000-a000-000000000001",
+    "5B1E0C6A-0000-4000-A000-000000000001",
+    "{5b1e0c6a-0000-4000-a000-000000000001}",
+    "urn:uuid:5b1e0c6a-0000-4000-a000-000000000001",
+    "5b1e0c6a000040000a000000000000001",
+    {"step": 2},
+    {"a": None, "b": [1, 2]},
+    {1: "x"},
+    "form_step",
+    "Form_Step",
+    "cta click",
+    "x" * 50,
+    "x" * 51,
 ]
+
+
+def valid_value(field, rng: random.Random):
+    if isinstance(field, serializers.BooleanField):
+        return rng.choice([True, False])
+    if isinstance(field, serializers.UUIDField):
+        return str(uuid.UUID(int=rng.getrandbits(128)))
+    if isinstance(field, serializers.DictField):
+        return {"step": rng.randint(1, 5)}
+    if isinstance(field, serializers.RegexField):
+        return "form_step"
+    return "ok"
 
 
 def serializer_answer(serializer_class, body):
@@ -55,7 +81,7 @@ def random_body(serializer_class, rng: random.Random) -> dict:
     fields set to a tricky value."""
     fields = serializer_class._declared_fields
     body = {
-        name: (rng.choice([True, False]) if isinstance(field, serializers.BooleanField) else "ok")
+        name: valid_value(field, rng)
         for name, field in fields.items()
         if field.required or rng.random() < 0.5
     }
@@ -66,7 +92,9 @@ def random_body(serializer_class, rng: random.Random) -> dict:
     return body
 
 
-@pytest.mark.parametrize("serializer_class", [PublicLeadInput, SessionInput])
+@pytest.mark.parametrize(
+    "serializer_class", [PublicLeadInput, SessionInput, EventInput, LpVisitInput]
+)
 def test_fast_path_gives_the_serializers_answer_or_none(serializer_class):
     rng = random.Random(1234)
     answered = 0
@@ -110,6 +138,14 @@ def test_bodies_with_a_problem_go_to_the_serializer(body):
     assert fast_validated(PublicLeadInput, body) is None
 
 
+def test_a_typical_event_takes_the_fast_path():
+    body = {"session_id": "5b1e0c6a-0000-4000-a000-000000000001", "event_type": "form_step"}
+    fast = fast_validated(EventInput, body | {"data": {"step": 2}})
+    assert fast == serializer_answer(EventInput, body | {"data": {"step": 2}})
+    assert fast["session_id"] == uuid.UUID(body["session_id"])
+    assert fast_validated(EventInput, body)["data"] == {}
+
+
 def test_serializers_with_hooks_or_other_fields_are_left_to_drf():
     class WithHook(serializers.Serializer):
         nom = OptionalText(10)
@@ -120,3 +156,8 @@ def test_serializers_with_hooks_or_other_fields_are_left_to_drf():
     assert fast_validated(WithHook, {"nom": "a"}) is None
     assert fast_validated(PartnerLeadInput, {"phone": "0612345678", "form_code": "X"}) is None
     assert fast_validated(EventInput, {"session_id": "x", "event_type": "form_step"}) is None
+
+    class WithOtherField(serializers.Serializer):
+        count = serializers.IntegerField()
+
+    assert fast_validated(WithOtherField, {"count": 1}) is None
