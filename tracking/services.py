@@ -1,5 +1,6 @@
 """Writes on forms (duplicate, archive, override key) and visitor tracking."""
 
+import dataclasses
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -176,6 +177,8 @@ _SESSION_CONVERT_SQL = (
 def session_convert(*, session_id: uuid.UUID) -> SessionAttribution | None:
     """Mark a session converted and return its attribution, in one statement
     (the lead intake's hot path); None for an unknown session."""
+    if not connection.features.can_return_columns_from_insert:
+        return _session_convert_in_two_statements(session_id)  # SQLite before 3.35
     pk = VisitorSession._meta.pk
     with connection.cursor() as cursor:
         cursor.execute(
@@ -186,3 +189,12 @@ def session_convert(*, session_id: uuid.UUID) -> SessionAttribution | None:
     if row is None:
         return None
     return SessionAttribution(pk.to_python(row[0]), *row[1:])
+
+
+def _session_convert_in_two_statements(session_id: uuid.UUID) -> SessionAttribution | None:
+    fields = [f.name for f in dataclasses.fields(SessionAttribution)]
+    row = VisitorSession.objects.filter(pk=session_id).values_list(*fields).first()
+    if row is None:
+        return None
+    VisitorSession.objects.filter(pk=session_id).update(status=VisitorSession.Status.CONVERTED)
+    return SessionAttribution(*row)
