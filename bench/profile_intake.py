@@ -123,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name:<16} {cpu:>7.2f} {wall:>8.2f}")
 
     from enersolar.process_cache import process_caches_clear
+    from enersolar.serializers import fast_validated
     from leads import selectors
     from leads.signals import lead_received
     from tracking.selectors import form_by_code_or_id
@@ -162,7 +163,12 @@ def main(argv: list[str] | None = None) -> int:
         return run
 
     steps = {
-        "validation (PublicLeadInput)": lambda: PublicLeadInput(data=lead_body()).is_valid(),
+        "validation, serializer (PublicLeadInput)": lambda: PublicLeadInput(
+            data=lead_body()
+        ).is_valid(),
+        "validation, fast path (fast_validated)": lambda: fast_validated(
+            PublicLeadInput, lead_body()
+        ),
         "form look-up, cached": lambda: services._form_lookup("PV-001", None),
         "form look-up, cold cache": cold(lambda: services._form_lookup("PV-001", None)),
         "quality tier, cached": lambda: selectors.quality_tier("pv_bench_1"),
