@@ -53,6 +53,18 @@ def _default_language():
 
 
 @pytest.fixture(autouse=True)
+def _empty_process_caches():
+    """Each test starts with empty configuration caches: a form cached by an
+    earlier test lives on in the process after that test's rows were rolled
+    back."""
+    from enersolar.process_cache import process_caches_clear
+
+    process_caches_clear()
+    yield
+    process_caches_clear()
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     """Production hashing costs ~0.5 s per user: far too slow for a suite."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

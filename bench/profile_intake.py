@@ -24,6 +24,7 @@ import os
 import random
 import sys
 import time
+import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -121,18 +122,20 @@ def main(argv: list[str] | None = None) -> int:
         cpu, wall = measure(fn, n)
         print(f"  {name:<16} {cpu:>7.2f} {wall:>8.2f}")
 
-    form = services._form_lookup("PV-001", None)
-    body = lead_body()
-    validated = PublicLeadInput(data=body)
-    validated.is_valid(raise_exception=True)
-    data = validated.validated_data
+    from enersolar.process_cache import process_caches_clear
+    from enersolar.serializers import fast_validated
+    from leads import selectors
+    from leads.signals import lead_received
+    from tracking.selectors import form_by_code_or_id
+    from tracking.services import session_convert
+
+    form = form_by_code_or_id("PV-001")
     pending = Lead(account_id=form.account_id, product_type=form.product_type)
 
     def transaction_only() -> None:
         # lead_receive's transaction, with the lookups done beforehand.
         lead = Lead(
             register_date=0,
-            session_id=data["session_id"],
             form=form,
             account_id=form.account_id,
             product_type=form.product_type,
@@ -140,26 +143,49 @@ def main(argv: list[str] | None = None) -> int:
             nom="Martin",
             departement="69",
         )
-        session = VisitorSession(pk=data["session_id"])
         now = timezone.now()
         with transaction.atomic():
             services._lock_phone(lead.phone)
-            earlier = services._earlier_leads(lead.phone, session, form.product_type, now)
-            services._classify(lead, form_found=True, earlier=earlier, now=now)
+            session = session_convert(session_id=uuid.UUID(random.choice(sessions)))
+            lead.session_id = session.id
+            earlier = services._earlier_leads(lead.phone, session.id, form.product_type, now)
+            services._classify(lead, form_found=True, earlier=earlier)
             lead.save(force_insert=True)
-            VisitorSession.objects.filter(pk=session.pk).update(status="converted")
 
     def bare_insert() -> None:
         Lead.objects.create(status=Lead.Status.ORPHAN, register_date=0, phone=random_phone())
 
+    def cold(fn):
+        def run():
+            process_caches_clear()
+            return fn()
+
+        return run
+
     steps = {
-        "validation (PublicLeadInput)": lambda: PublicLeadInput(data=lead_body()).is_valid(),
-        "_form_lookup": lambda: services._form_lookup("PV-001", None),
-        "_session_lookup": lambda: services._session_lookup(random.choice(sessions)),
-        "_quality_tier": lambda: services._quality_tier("pv_bench_1"),
+        "validation, serializer (PublicLeadInput)": lambda: PublicLeadInput(
+            data=lead_body()
+        ).is_valid(),
+        "validation, fast path (fast_validated)": lambda: fast_validated(
+            PublicLeadInput, lead_body()
+        ),
+        "form look-up, cached": lambda: services._form_lookup("PV-001", None),
+        "form look-up, cold cache": cold(lambda: services._form_lookup("PV-001", None)),
+        "quality tier, cached": lambda: selectors.quality_tier("pv_bench_1"),
+        "quality tier, cold cache": cold(lambda: selectors.quality_tier("pv_bench_1")),
         "phone_normalize": lambda: services.phone_normalize(random_phone()),
-        "transaction (lock, checks, INSERT, UPDATE)": transaction_only,
-        "_candidate_crm": lambda: services._candidate_crm(form, pending),
+        "session_convert (UPDATE … RETURNING)": lambda: session_convert(
+            session_id=uuid.UUID(random.choice(sessions))
+        ),
+        "earlier leads (double submit, duplicate)": lambda: services._earlier_leads(
+            random_phone(), uuid.UUID(random.choice(sessions)), form.product_type, timezone.now()
+        ),
+        "transaction (lock, session, checks, INSERT)": transaction_only,
+        "candidate CRM, cached": lambda: services._candidate_crm(form, pending),
+        "candidate CRM, cold cache": cold(lambda: services._candidate_crm(form, pending)),
+        "hand-off to delivery (lead_received)": lambda: lead_received.send(
+            sender=Lead, lead_id=uuid.uuid4()
+        ),
         "lead_receive, whole": lambda: services.lead_receive(data=lead_body(), ip="127.0.0.1"),
         "bare view's INSERT (Lead.objects.create)": bare_insert,
         "one round trip (SELECT 1, raw cursor)": lambda: connection.cursor().execute("SELECT 1"),

@@ -138,6 +138,11 @@ else:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Forms, routing entries and quality mappings are cached in each process for
+# the public endpoints: an edit is seen at once by the process that saved it,
+# by every other process at most this many seconds later.
+CONFIG_CACHE_SECONDS = env.float("CONFIG_CACHE_SECONDS", default=10)
+
 # --- Cache ----------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:

@@ -1,10 +1,15 @@
 """Reads of leads shared by the admin's lead lists and the staff API
-(GET /api/leads): one meaning per filter, whichever page asks."""
+(GET /api/leads): one meaning per filter, whichever page asks. And the
+configuration the intake reads on its hot path, from per-process caches (see
+enersolar/process_cache.py for the staleness bound)."""
 
+from django.conf import settings
 from django.db.models import QuerySet
 
 from enersolar.france import department_normalize
+from enersolar.models import CRM, AccountRouting, ProductType, QualityMapping
 from enersolar.phone import phone_normalize
+from enersolar.process_cache import ProcessCache
 
 from .models import Lead
 
@@ -29,3 +34,54 @@ def leads_with_phone(leads: QuerySet[Lead], *, phone: str) -> QuerySet[Lead]:
 def leads_with_email(leads: QuerySet[Lead], *, email: str) -> QuerySet[Lead]:
     # Stored lower-cased at intake: an exact, indexed match.
     return leads.filter(email=email.strip().lower())
+
+
+# --- The intake's hot path -------------------------------------------------------
+
+_quality_tiers = ProcessCache(
+    "quality_tiers", ttl=settings.CONFIG_CACHE_SECONDS, depends_on=(QualityMapping,)
+)
+_routing_crms = ProcessCache(
+    "routing_crms", ttl=settings.CONFIG_CACHE_SECONDS, depends_on=(AccountRouting, CRM)
+)
+_products = ProcessCache("products", ttl=settings.CONFIG_CACHE_SECONDS, depends_on=(ProductType,))
+
+
+def _quality_tier_load(utm_campaign: str) -> str:
+    return (
+        QualityMapping.objects.filter(utm_campaign=utm_campaign)
+        .values_list("quality_tier", flat=True)
+        .first()
+        or ""
+    )
+
+
+def quality_tier(utm_campaign: str) -> str:
+    """The tier of a campaign, "" when it has none."""
+    return _quality_tiers.get(utm_campaign, _quality_tier_load) if utm_campaign else ""
+
+
+def _routing_crm_load(key: tuple[int, int]) -> str | None:
+    account_id, product_type_id = key
+    return (
+        AccountRouting.objects.filter(account_id=account_id, product_type_id=product_type_id)
+        .values_list("crm__slug", flat=True)
+        .first()
+    )
+
+
+def routing_crm_slug(*, account_id: int | None, product_type_id: int | None) -> str | None:
+    """The CRM of an account's routing entry for a product, if any."""
+    if account_id is None or product_type_id is None:
+        return None
+    return _routing_crms.get((account_id, product_type_id), _routing_crm_load)
+
+
+def _product_load(code: str) -> ProductType | None:
+    return ProductType.objects.filter(code=code).first()
+
+
+def product_by_code(code: str) -> ProductType | None:
+    """A product type by code (any case); shared, read-only."""
+    code = code.strip().upper()
+    return _products.get(code, _product_load, cache_none=False) if code else None

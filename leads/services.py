@@ -5,16 +5,19 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import connection, transaction
-from django.db.models import Q
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from enersolar.france import department_from_postal_code, department_normalize
-from enersolar.models import AccountRouting, ApiKey, ProductType, QualityMapping
+from enersolar.models import ApiKey, ProductType
 from enersolar.phone import phone_mask, phone_normalize
-from tracking.models import Form, VisitorSession
+from enersolar.process_cache import process_caches_clear
+from tracking.models import Form
+from tracking.selectors import form_by_code_or_id
+from tracking.services import session_convert
 
 from .models import Lead
+from .selectors import product_by_code, quality_tier, routing_crm_slug
 from .signals import lead_received
 
 logger = logging.getLogger(__name__)
@@ -61,9 +64,20 @@ def lead_receive(
     """Store one lead with its status and reasons, in one transaction, and hand
     a valid one to delivery once committed. Never refuses a lead: every check
     that fails is written down, and the first one decides the status."""
+    try:
+        return _lead_store(data=data, ip=ip, source=source, api_key=api_key)
+    except IntegrityError:
+        # The lead points to a form this process had cached and staff deleted
+        # since (the transaction was rolled back): store it again from the
+        # database rather than lose it.
+        logger.warning("lead intake: cached configuration out of date, reloading it")
+        process_caches_clear()
+        return _lead_store(data=data, ip=ip, source=source, api_key=api_key)
+
+
+def _lead_store(*, data: dict, ip: str | None, source: str, api_key: ApiKey | None):
     now = timezone.now()
     form = _form_lookup(data.get("form_code") or "", api_key)
-    session = _session_lookup(data.get("session_id"))
     product_type = form.product_type if form else _product_lookup(data, api_key)
     phone = phone_normalize(data.get("phone"))
     departement = (
@@ -71,53 +85,54 @@ def lead_receive(
         if data.get("departement")
         else department_from_postal_code(data.get("code_postal"))
     )
-
-    utm_campaign = data.get("utm_campaign") or (session.utm_campaign if session else "")
-    lead = Lead(
-        created_at=now,
-        register_date=int(now.timestamp()),
-        source=source,
-        api_key=api_key,
-        session=session,
-        form=form,
-        form_code=(data.get("form_code") or "")[:50],
-        account=form.account if form else (api_key.account if api_key else None),
-        product_type=product_type,
-        landing_page=form.landing_page if form else (session.landing_page if session else None),
-        lp_code=data.get("lp_code")
-        or (session.lp_code if session else "")
-        or (form.landing_page.code if form else ""),
-        liaison_code=data.get("liaison_code")
-        or (session.liaison_code if session else "")
-        or (form.liaison_code if form else ""),
-        ip=ip,
-        utm_source=session.utm_source if session else "",
-        utm_medium=session.utm_medium if session else "",
-        utm_campaign=utm_campaign,
-        quality_tier=_quality_tier(utm_campaign),
-        phone=phone or "",
-        phone_raw=str(data.get("phone") or "")[:30],
-        email=(data.get("email") or "").strip().lower(),
-        departement=departement or "",
-        type_logement=data.get("type_logement") or "maison",
-        statut_occupant=data.get("statut_occupant") or "proprietaire",
-        rgpd_consent=data.get("rgpd_consent", True),
-        newsletter=data.get("newsletter", False),
-        **{f: data.get(f) or "" for f in PERSON_FIELDS},
-    )
+    session_id = _session_uuid(data.get("session_id"))
 
     with transaction.atomic():
         if phone:
             _lock_phone(phone)
-        earlier = _earlier_leads(phone, session, product_type, now) if phone else []
+        # Read from the row it updates: one statement instead of a look-up
+        # before the transaction and an UPDATE inside it.
+        session = session_convert(session_id=session_id) if session_id else None
+        utm_campaign = data.get("utm_campaign") or (session.utm_campaign if session else "")
+        lead = Lead(
+            created_at=now,
+            register_date=int(now.timestamp()),
+            source=source,
+            api_key=api_key,
+            session_id=session.id if session else None,
+            form=form,
+            form_code=(data.get("form_code") or "")[:50],
+            account=form.account if form else (api_key.account if api_key else None),
+            product_type=product_type,
+            landing_page_id=form.landing_page_id
+            if form
+            else (session.landing_page_id if session else None),
+            lp_code=data.get("lp_code")
+            or (session.lp_code if session else "")
+            or (form.landing_page.code if form else ""),
+            liaison_code=data.get("liaison_code")
+            or (session.liaison_code if session else "")
+            or (form.liaison_code if form else ""),
+            ip=ip,
+            utm_source=session.utm_source if session else "",
+            utm_medium=session.utm_medium if session else "",
+            utm_campaign=utm_campaign,
+            quality_tier=quality_tier(utm_campaign),
+            phone=phone or "",
+            phone_raw=str(data.get("phone") or "")[:30],
+            email=(data.get("email") or "").strip().lower(),
+            departement=departement or "",
+            type_logement=data.get("type_logement") or "maison",
+            statut_occupant=data.get("statut_occupant") or "proprietaire",
+            rgpd_consent=data.get("rgpd_consent", True),
+            newsletter=data.get("newsletter", False),
+            **{f: data.get(f) or "" for f in PERSON_FIELDS},
+        )
+        earlier = _earlier_leads(phone, session_id if session else None, product_type, now)
         original = _classify(
-            lead, form_found=form is not None or product_type is not None, earlier=earlier, now=now
+            lead, form_found=form is not None or product_type is not None, earlier=earlier
         )
         lead.save(force_insert=True)
-        if session is not None:
-            VisitorSession.objects.filter(pk=session.pk).update(
-                status=VisitorSession.Status.CONVERTED
-            )
         if lead.status == Lead.Status.PENDING:
             transaction.on_commit(lambda: lead_received.send(sender=Lead, lead_id=lead.id))
 
@@ -135,7 +150,9 @@ def lead_receive(
     )
 
 
-def _classify(lead: Lead, *, form_found: bool, earlier: list[Lead], now) -> Lead | None:
+def _classify(
+    lead: Lead, *, form_found: bool, earlier: list["EarlierLead"]
+) -> "EarlierLead | None":
     """Set status and reasons; return the original lead of a double submit."""
     reasons: list[str] = []
     statuses: list[str] = []
@@ -150,33 +167,11 @@ def _classify(lead: Lead, *, form_found: bool, earlier: list[Lead], now) -> Lead
         statuses.append(Lead.Status.MISSING_REQUIRED)
         reasons.append("MISSING_REQUIRED:" + ",".join(missing))
 
-    double_of = next(
-        (
-            e
-            for e in earlier
-            if lead.session_id
-            and e.session_id == lead.session_id
-            and e.created_at >= now - timedelta(seconds=DOUBLE_SUBMIT_SECONDS)
-        ),
-        None,
-    )
+    double_of = next((e for e in earlier if e.double_submit), None)
     if double_of is not None:
         statuses.append(Lead.Status.DOUBLE_SUBMIT)
         reasons.append("DOUBLE_SUBMIT_BLOCKED")
-    # `earlier` also holds the same session's last-5-s leads, whatever the
-    # window: only those inside the product's dedupe window make a duplicate.
-    window = lead.product_type.dedupe_window_days if lead.product_type_id else 0
-    duplicate_of = next(
-        (
-            e
-            for e in earlier
-            if window
-            and e.status in Lead.DEDUPE_STATUSES
-            and e.product_type_id == lead.product_type_id
-            and e.created_at >= now - timedelta(days=window)
-        ),
-        None,
-    )
+    duplicate_of = next((e for e in earlier if e.duplicate), None)
     if duplicate_of is not None:
         statuses.append(Lead.Status.DUPLICATE_INTERNAL)
         reasons.append(f"DUPLICATE:{duplicate_of.id}")
@@ -186,28 +181,55 @@ def _classify(lead: Lead, *, form_found: bool, earlier: list[Lead], now) -> Lead
     return double_of
 
 
-def _earlier_leads(phone: str, session, product_type, now) -> list[Lead]:
-    """In one indexed query, the leads that can make this one a double submit
-    (same session, last 5 s) or a duplicate (same product, dedupe window)."""
-    window = product_type.dedupe_window_days if product_type else 0
-    conditions = Q()
-    if session is not None:
-        conditions |= Q(
-            session=session, created_at__gte=now - timedelta(seconds=DOUBLE_SUBMIT_SECONDS)
-        )
-    if window:
-        conditions |= Q(
-            product_type=product_type,
-            status__in=Lead.DEDUPE_STATUSES,
-            created_at__gte=now - timedelta(days=window),
-        )
-    if not conditions:
-        return []
-    return list(
-        Lead.objects.filter(conditions, phone=phone)
-        .only("id", "session_id", "status", "product_type_id", "created_at")
-        .order_by("created_at")[:20]
+@dataclass(frozen=True)
+class EarlierLead:
+    id: uuid.UUID
+    double_submit: bool  # same session, last 5 s
+    duplicate: bool  # valid lead of the same product inside the dedupe window
+
+
+# Written by hand: it runs for every lead, and building it with the ORM cost
+# several times the query itself. An absent session or a window of 0 is passed
+# as NULL, which matches nothing.
+_EARLIER_LEADS_SQL = """
+    SELECT id,
+        (session_id = %(session)s AND created_at >= %(double_since)s),
+        (product_type_id = %(product)s AND status IN ({dedupe}) AND created_at >= %(window_since)s)
+    FROM {table}
+    WHERE phone = %(phone)s AND (
+        (session_id = %(session)s AND created_at >= %(double_since)s)
+        OR (product_type_id = %(product)s AND status IN ({dedupe})
+            AND created_at >= %(window_since)s)
     )
+    ORDER BY created_at
+    LIMIT 20
+""".format(
+    table=Lead._meta.db_table,
+    dedupe=", ".join(f"'{status}'" for status in Lead.DEDUPE_STATUSES),
+)
+
+
+def _earlier_leads(
+    phone: str, session_id: uuid.UUID | None, product_type, now
+) -> list[EarlierLead]:
+    """In one indexed query (phone, created_at), the earlier leads that make
+    this one a double submit or a duplicate, oldest first."""
+    window = product_type.dedupe_window_days if product_type else 0
+    if not phone or (session_id is None and not window):
+        return []
+    adapt = connection.ops.adapt_datetimefield_value
+    params = {
+        "phone": phone,
+        "session": Lead._meta.get_field("session").get_db_prep_value(session_id, connection),
+        "double_since": adapt(now - timedelta(seconds=DOUBLE_SUBMIT_SECONDS)),
+        "product": product_type.pk if window else None,
+        "window_since": adapt(now - timedelta(days=window)),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_EARLIER_LEADS_SQL, params)
+        rows = cursor.fetchall()
+    to_uuid = Lead._meta.pk.to_python
+    return [EarlierLead(to_uuid(pk), bool(double), bool(dup)) for pk, double, dup in rows]
 
 
 def _lock_phone(phone: str) -> None:
@@ -220,52 +242,27 @@ def _lock_phone(phone: str) -> None:
 
 
 def _form_lookup(code: str, api_key: ApiKey | None) -> Form | None:
-    if not code:
-        return None
-    forms = Form.objects.select_related("account", "product_type", "landing_page", "crm_override")
-    form = (
-        forms.filter(pk=int(code)).first()
-        if code.isascii() and code.isdigit()
-        else forms.filter(code=code.strip().upper()).first()
-    )
+    form = form_by_code_or_id(code)
     if form is not None and api_key is not None and form.account_id != api_key.account_id:
         return None  # a partner may only post to its own account's forms
     return form
 
 
 def _product_lookup(data: dict, api_key: ApiKey | None) -> ProductType | None:
-    code = (data.get("product_type") or "").strip().upper()
-    if api_key is None or not code:
+    if api_key is None:
         return None
-    return ProductType.objects.filter(code=code).first()
+    return product_by_code(data.get("product_type") or "")
 
 
-def _session_lookup(session_id) -> VisitorSession | None:
+def _session_uuid(session_id) -> uuid.UUID | None:
     try:
-        session_uuid = uuid.UUID(str(session_id))
+        return uuid.UUID(str(session_id))
     except ValueError:
         return None  # an unknown or malformed session does not stop the lead
-    return VisitorSession.objects.select_related("landing_page").filter(pk=session_uuid).first()
-
-
-def _quality_tier(utm_campaign: str) -> str:
-    if not utm_campaign:
-        return ""
-    return (
-        QualityMapping.objects.filter(utm_campaign=utm_campaign)
-        .values_list("quality_tier", flat=True)
-        .first()
-        or ""
-    )
 
 
 def _candidate_crm(form: Form | None, lead: Lead) -> str | None:
     """The CRM this lead is headed for (routing decides for good later)."""
     if form is not None and form.crm_override_id:
         return form.crm_override.slug
-    routing = (
-        AccountRouting.objects.filter(account_id=lead.account_id, product_type=lead.product_type)
-        .select_related("crm")
-        .first()
-    )
-    return routing.crm.slug if routing else None
+    return routing_crm_slug(account_id=lead.account_id, product_type_id=lead.product_type_id)

@@ -28,7 +28,7 @@ from enersolar.http import (
     client_ip,
 )
 from enersolar.permissions import has_perm
-from enersolar.serializers import OptionalText
+from enersolar.serializers import OptionalText, fast_validated
 
 from .brief import brief_build
 from .filters import FormFilter
@@ -62,6 +62,9 @@ class PublicAPIView(APIView):
         return request.META.get("HTTP_USER_AGENT", "")[:500]
 
     def validated(self, serializer_class, request) -> dict:
+        fast = fast_validated(serializer_class, request.data)
+        if fast is not None:
+            return fast
         serializer = serializer_class(data=request.data)
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data

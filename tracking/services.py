@@ -1,23 +1,26 @@
 """Writes on forms (duplicate, archive, override key) and visitor tracking."""
 
+import dataclasses
+import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from enersolar.models import ActivityLog
+from enersolar.process_cache import process_caches_clear
 from enersolar.services import journal_record
 
 from .models import (
     Form,
     FormStatsSnapshot,
-    LandingPage,
     TrackingEvent,
     UTMFields,
     VisitorSession,
 )
-from .selectors import form_stats
+from .selectors import form_by_code, form_stats, landing_page_by_code
 
 
 @transaction.atomic
@@ -105,14 +108,24 @@ def session_start(
 
     Returns (session, reused).
     """
+    try:
+        return _session_start(visitor_id=visitor_id, data=data, ip=ip, user_agent=user_agent)
+    except IntegrityError:
+        # The session points to a form or landing page this process had cached
+        # and staff deleted since: look them up again in the database.
+        process_caches_clear()
+        return _session_start(visitor_id=visitor_id, data=data, ip=ip, user_agent=user_agent)
+
+
+def _session_start(
+    *, visitor_id: str, data: dict, ip: str | None, user_agent: str
+) -> tuple[VisitorSession, bool]:
     lp_code, form_code = data.get("lp_code") or "", data.get("form_code") or ""
-    landing_page = form = None
-    if lp_code:
-        landing_page = LandingPage.objects.filter(code=lp_code).first()
+    landing_page, linked_form = landing_page_by_code(lp_code) or (None, None)
     if form_code:
-        form = Form.objects.filter(code=form_code).first()
-    elif landing_page is not None:
-        form = landing_page.linked_form
+        form = form_by_code(form_code)
+    else:
+        form = linked_form
         form_code = form.code if form else ""
     liaison_code = data.get("liaison_code") or (
         f"{lp_code}_{form_code}" if lp_code and form_code else ""
@@ -128,8 +141,8 @@ def session_start(
     account = landing_page.account_id if landing_page else (form.account_id if form else None)
     session = VisitorSession.objects.create(
         visitor_id=visitor_id,
-        landing_page=landing_page,
-        form=form,
+        landing_page_id=landing_page.id if landing_page else None,
+        form_id=form.id if form else None,
         account_id=account,
         lp_code=lp_code,
         form_code=form_code,
@@ -185,3 +198,48 @@ def session_fill_first_touch(*, session: VisitorSession, data: dict) -> None:
         VisitorSession.objects.filter(pk=session.pk).update(
             **{f: Case(When(**{f: ""}, then=Value(v)), default=F(f)) for f, v in given.items()}
         )
+
+
+@dataclass(frozen=True)
+class SessionAttribution:
+    """What a lead takes from its visitor session."""
+
+    id: uuid.UUID
+    lp_code: str
+    liaison_code: str
+    utm_source: str
+    utm_medium: str
+    utm_campaign: str
+    landing_page_id: int | None
+
+
+_SESSION_CONVERT_SQL = (
+    f"UPDATE {VisitorSession._meta.db_table} SET status = %s WHERE id = %s "  # noqa: S608
+    "RETURNING id, lp_code, liaison_code, utm_source, utm_medium, utm_campaign, landing_page_id"
+)
+
+
+def session_convert(*, session_id: uuid.UUID) -> SessionAttribution | None:
+    """Mark a session converted and return its attribution, in one statement
+    (the lead intake's hot path); None for an unknown session."""
+    if not connection.features.can_return_columns_from_insert:
+        return _session_convert_in_two_statements(session_id)  # SQLite before 3.35
+    pk = VisitorSession._meta.pk
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _SESSION_CONVERT_SQL,
+            [VisitorSession.Status.CONVERTED, pk.get_db_prep_value(session_id, connection)],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return SessionAttribution(pk.to_python(row[0]), *row[1:])
+
+
+def _session_convert_in_two_statements(session_id: uuid.UUID) -> SessionAttribution | None:
+    fields = [f.name for f in dataclasses.fields(SessionAttribution)]
+    row = VisitorSession.objects.filter(pk=session_id).values_list(*fields).first()
+    if row is None:
+        return None
+    VisitorSession.objects.filter(pk=session_id).update(status=VisitorSession.Status.CONVERTED)
+    return SessionAttribution(*row)
