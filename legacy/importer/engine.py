@@ -18,7 +18,7 @@ from ..models import ImportBatch, LegacyRecord
 from ..reader import RawDoc, iter_documents
 from .mappers import CollectionMappers
 from .schema import COLLECTIONS, DOCUMENTED_FIELDS, MODELS
-from .values import Invalid, Item, Stats, _chunks, _text, legacy_uuid
+from .values import Invalid, Item, Stats, as_text, in_chunks, legacy_uuid
 
 
 class Importer(CollectionMappers):
@@ -66,7 +66,7 @@ class Importer(CollectionMappers):
         started = time.monotonic()
         next_report = self.progress_every
         handler = getattr(self, f"_map_{name}")
-        for chunk in _chunks(iter_documents(path), self.chunk_size):
+        for chunk in in_chunks(iter_documents(path), self.chunk_size):
             self._chunk(name, chunk, stats, handler)
             if stats.total >= next_report:
                 next_report += self.progress_every
@@ -200,7 +200,7 @@ class Importer(CollectionMappers):
         value = doc.get("id") or doc.get("_id")
         if not value and name == "lead_queue":
             value = doc.get("lead_id")  # one queue item per lead
-        return _text(value)
+        return as_text(value)
 
     def _ref(self, collection: str, legacy_id) -> str | None:
         """Our pk for a legacy id of a small collection (or, in an audit, the
@@ -214,7 +214,7 @@ class Importer(CollectionMappers):
                     "legacy_id", "object_id"
                 )
             )
-        key = _text(legacy_id)
+        key = as_text(legacy_id)
         if key in refs:
             return refs[key]
         if self.audit and key in self._planned.get(collection, ()):
@@ -233,7 +233,7 @@ class Importer(CollectionMappers):
         return int(value) if value and value != "planned" else None
 
     def _product(self, doc: dict, key: str = "product_type") -> ProductType:
-        code = _text(doc.get(key)).upper()
+        code = as_text(doc.get(key)).upper()
         if code not in self._products:
             raise Invalid("UNKNOWN_PRODUCT", f"{key}={doc.get(key)!r}")
         return self._products[code]

@@ -69,7 +69,7 @@ class Stats:
         return data
 
 
-def _chunks(iterable: Iterable, size: int) -> Iterator[list]:
+def in_chunks(iterable: Iterable, size: int) -> Iterator[list]:
     iterator = iter(iterable)
     while chunk := list(islice(iterator, size)):
         yield chunk
@@ -83,13 +83,13 @@ def legacy_uuid(collection: str, value) -> uuid.UUID:
         return uuid.uuid5(ID_NAMESPACE, f"{collection}:{value}")
 
 
-def _text(value) -> str:
+def as_text(value) -> str:
     if value is None:
         return ""
     return str(value).strip()
 
 
-def _bool(value, default: bool) -> bool:
+def as_bool(value, default: bool) -> bool:
     if value is None or value == "":
         return default
     if isinstance(value, str):
@@ -97,7 +97,7 @@ def _bool(value, default: bool) -> bool:
     return bool(value)
 
 
-def _int(value) -> int | None:
+def as_int(value) -> int | None:
     if value in (None, ""):
         return None
     try:
@@ -106,14 +106,14 @@ def _int(value) -> int | None:
         return None
 
 
-def _ip(value) -> str | None:
+def as_ip(value) -> str | None:
     try:
-        return str(ipaddress.ip_address(_text(value))) if value else None
+        return str(ipaddress.ip_address(as_text(value))) if value else None
     except ValueError:
         return None
 
 
-def _date(doc: dict, key: str, required: bool = False) -> datetime | None:
+def doc_date(doc: dict, key: str, required: bool = False) -> datetime | None:
     try:
         value = parse_datetime(doc.get(key))
     except (ValueError, TypeError, OverflowError) as exc:
@@ -123,9 +123,9 @@ def _date(doc: dict, key: str, required: bool = False) -> datetime | None:
     return value
 
 
-def _objectid_time(value) -> datetime | None:
+def objectid_time(value) -> datetime | None:
     """A Mongo ObjectId starts with its creation time (4 bytes, seconds)."""
-    text = _text(value)
+    text = as_text(value)
     if re.fullmatch(r"[0-9a-fA-F]{24}", text):
         return datetime.fromtimestamp(int(text[:8], 16), tz=UTC)
     return None
@@ -134,7 +134,7 @@ def _objectid_time(value) -> datetime | None:
 _MAX_LENGTHS: dict[type, dict[str, int]] = {}
 
 
-def _fit(model: type[models.Model], values: dict) -> dict:
+def fit_to_columns(model: type[models.Model], values: dict) -> dict:
     """Cut strings to their column's length: PostgreSQL refuses longer ones."""
     limits = _MAX_LENGTHS.get(model)
     if limits is None:
