@@ -319,7 +319,11 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "kv"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # Its start-up banner on every command and process; lockouts stay visible.
+        "axes.apps": {"level": "WARNING"},
+    },
 }
 
 # --- Billing (SPEC §6) --------------------------------------------------------------
