@@ -65,6 +65,19 @@ def _empty_process_caches():
 
 
 @pytest.fixture(autouse=True)
+def _fresh_admin_login_counter(monkeypatch):
+    """Admin logins are counted per address for an hour, and in Redis that
+    count would outlive the run: every test starts from its own empty one."""
+    from django.core.cache.backends.locmem import LocMemCache
+
+    from enersolar.http import AdminLoginThrottle
+
+    counter = LocMemCache("admin-login-tests", {})
+    counter.clear()  # instances of one name share their storage
+    monkeypatch.setattr(AdminLoginThrottle, "cache", counter)
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     """Production hashing costs ~0.5 s per user: far too slow for a suite."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

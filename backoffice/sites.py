@@ -5,7 +5,7 @@ import csv
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseBadRequest, StreamingHttpResponse
+from django.http import HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -13,6 +13,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from enersolar.france import DEPARTMENTS
+from enersolar.http import AdminLoginThrottle
 
 from . import selectors
 from .charts import ranked_bars
@@ -24,6 +25,15 @@ CHART_DEPARTMENTS = 30  # bars in the ranked chart; the table lists them all
 
 
 class EnerSolarAdminSite(admin.AdminSite):
+    def login(self, request, extra_context=None):
+        if request.method == "POST" and not AdminLoginThrottle().allow_request(request, None):
+            return HttpResponse(
+                gettext("Too many login attempts from your address. Try again later."),
+                status=429,
+                content_type="text/plain; charset=utf-8",
+            )
+        return super().login(request, extra_context)
+
     def get_urls(self):
         return [
             path(

@@ -132,6 +132,14 @@ class PartnerRateThrottle(PublicRateThrottle):
     scope = "partner"
 
 
+class AdminLoginThrottle(PublicRateThrottle):
+    """Admin login attempts per address, whatever the usernames tried: django-axes
+    locks one username from one address; this stops one address from trying
+    a few passwords on every username (password spraying)."""
+
+    scope = "admin_login"
+
+
 class LenientContentNegotiation(DefaultContentNegotiation):
     """Public bodies are JSON whatever the label (beacons, old scripts, or no
     Content-Type at all): fall back to the JSON parser instead of a 415."""

@@ -234,6 +234,7 @@ REST_FRAMEWORK = {
         "public_tracking": env.str("RATE_LIMIT_TRACKING", default="120/min"),
         "public_leads": env.str("RATE_LIMIT_LEADS", default="20/min"),
         "partner": env.str("RATE_LIMIT_PARTNER", default="600/min"),
+        "admin_login": env.str("RATE_LIMIT_ADMIN_LOGIN", default="60/hour"),
     },
 }
 SPECTACULAR_SETTINGS = {

@@ -56,3 +56,23 @@ def test_a_success_before_the_limit_forgets_earlier_failures(client, staff):
     _login(client, "guess")
     _login(client, "guess")
     assert _login(client, PASSWORD).status_code == 302
+
+
+def test_one_address_trying_many_usernames_is_stopped(client, staff, monkeypatch):
+    """Password spraying: a few guesses on each of many accounts never locks a
+    (username, address) pair, so the address itself has a limit."""
+    from enersolar.http import AdminLoginThrottle
+
+    monkeypatch.setattr(AdminLoginThrottle, "THROTTLE_RATES", {"admin_login": "4/hour"})
+    ip = "192.0.2.44"  # an address no other test uses: its own counter
+    answers = [
+        client.post(LOGIN_URL, {"username": f"user{n}", "password": "guess"}, REMOTE_ADDR=ip)
+        for n in range(4)
+    ]
+    assert [a.status_code for a in answers] == [200] * 4
+
+    refused = client.post(LOGIN_URL, {"username": "manon", "password": PASSWORD}, REMOTE_ADDR=ip)
+    assert refused.status_code == 429
+    assert "_auth_user_id" not in client.session
+    # Another address is not concerned.
+    assert _login(client, PASSWORD, ip="198.51.100.99").status_code == 302
