@@ -190,30 +190,34 @@ class EarlierLead:
 
 # Written by hand: it runs for every lead, and building it with the ORM cost
 # several times the query itself. An absent session or a window of 0 is passed
-# as NULL, which matches nothing.
-_EARLIER_LEADS_SQL = """
-    SELECT id,
-        (session_id = %(session)s AND created_at >= %(double_since)s),
-        (product_type_id = %(product)s AND status IN ({dedupe}) AND created_at >= %(window_since)s)
-    FROM {table}
-    WHERE phone = %(phone)s AND (
-        (session_id = %(session)s AND created_at >= %(double_since)s)
-        OR (product_type_id = %(product)s AND status IN ({dedupe})
-            AND created_at >= %(window_since)s)
-    )
-    ORDER BY created_at
-    LIMIT 20
-""".format(
-    table=Lead._meta.db_table,
-    dedupe=", ".join(f"'{status}'" for status in Lead.DEDUPE_STATUSES),
+# as NULL, which matches nothing. The first double submit and the oldest
+# duplicate are fetched separately (LIMIT 1 each, one row per question), so
+# neither can be crowded out however many earlier leads the phone has.
+_TABLE = Lead._meta.db_table
+_DEDUPE_STATUSES = ", ".join(f"'{status}'" for status in Lead.DEDUPE_STATUSES)
+_DOUBLE_SUBMIT = "session_id = %(session)s AND created_at >= %(double_since)s"
+_DUPLICATE = (
+    f"product_type_id = %(product)s AND status IN ({_DEDUPE_STATUSES})"
+    " AND created_at >= %(window_since)s"
 )
+_EARLIER_LEADS_SQL = f"""
+    SELECT * FROM (
+        SELECT id, 1, 0 FROM {_TABLE}
+        WHERE phone = %(phone)s AND {_DOUBLE_SUBMIT} ORDER BY created_at LIMIT 1
+    ) AS first_double_submit
+    UNION ALL
+    SELECT * FROM (
+        SELECT id, 0, 1 FROM {_TABLE}
+        WHERE phone = %(phone)s AND {_DUPLICATE} ORDER BY created_at LIMIT 1
+    ) AS oldest_duplicate
+"""
 
 
 def _earlier_leads(
     phone: str, session_id: uuid.UUID | None, product_type, now
 ) -> list[EarlierLead]:
-    """In one indexed query (phone, created_at), the earlier leads that make
-    this one a double submit or a duplicate, oldest first."""
+    """In one indexed query (phone, created_at): the first earlier lead that
+    makes this one a double submit, and the oldest that makes it a duplicate."""
     window = product_type.dedupe_window_days if product_type else 0
     if not phone or (session_id is None and not window):
         return []

@@ -148,6 +148,24 @@ def test_double_submit_within_5_seconds_answers_the_original_lead(client, form, 
     assert repeat.reasons[0] == "DOUBLE_SUBMIT_BLOCKED"
 
 
+def test_many_earlier_leads_never_hide_the_double_submit_nor_the_original(client, form, session):
+    """A phone with dozens of earlier duplicates: the second click of the last
+    5 s is still a double submit, and the duplicate reason names the oldest."""
+    earlier = dict(form=form, phone="0612345678", status=Lead.Status.PENDING)
+    oldest = LeadFactory(**earlier, created_at=T0 - timedelta(days=2))
+    for minutes in range(25):
+        LeadFactory(**earlier, created_at=T0 - timedelta(minutes=minutes + 1))
+    with time_machine.travel(T0, tick=False) as traveller:
+        first = submit(client, lead_body(session, form)).json()
+        traveller.shift(timedelta(seconds=3))
+        second = submit(client, lead_body(session, form)).json()
+
+    assert second["status"] == "double_submit"
+    assert second["lead_id"] == first["lead_id"]
+    repeat = Lead.objects.get(pk=Lead.objects.order_by("-created_at").values("pk")[:1])
+    assert repeat.reasons == ["DOUBLE_SUBMIT_BLOCKED", f"DUPLICATE:{oldest.pk}"]
+
+
 def test_after_5_seconds_it_is_no_double_submit_but_a_duplicate(client, form, session):
     with time_machine.travel(T0, tick=False) as traveller:
         first = submit(client, lead_body(session, form)).json()
