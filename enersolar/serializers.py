@@ -88,8 +88,13 @@ def _rule(name: str, field: serializers.Field) -> _Rule | None:
 @functools.cache
 def _rules(serializer_class: type[serializers.Serializer]) -> tuple[_Rule, ...] | None:
     declared = serializer_class._declared_fields
+    base = serializers.Serializer
     custom_hooks = (
-        serializer_class.validate is not serializers.Serializer.validate
+        # A ModelSerializer's generated fields are not in _declared_fields.
+        issubclass(serializer_class, serializers.ModelSerializer)
+        or serializer_class.to_internal_value is not base.to_internal_value
+        or serializer_class.run_validation is not base.run_validation
+        or serializer_class.validate is not base.validate
         or getattr(getattr(serializer_class, "Meta", None), "validators", None)
         or any(hasattr(serializer_class, f"validate_{name}") for name in declared)
     )

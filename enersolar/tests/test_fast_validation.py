@@ -6,6 +6,7 @@ import random
 import uuid
 
 import pytest
+from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from enersolar.serializers import OptionalText, fast_validated
@@ -161,3 +162,21 @@ def test_serializers_with_hooks_or_other_fields_are_left_to_drf():
         count = serializers.IntegerField()
 
     assert fast_validated(WithOtherField, {"count": 1}) is None
+
+
+def test_serializers_that_convert_or_generate_fields_are_left_to_drf():
+    class Converts(serializers.Serializer):
+        nom = OptionalText(10)
+
+        def to_internal_value(self, data):
+            return {"nom": "toujours"}
+
+    class ModelBased(serializers.ModelSerializer):
+        nom = OptionalText(10)
+
+        class Meta:
+            model = get_user_model()
+            fields = ["nom", "username"]
+
+    assert fast_validated(Converts, {"nom": "a"}) is None
+    assert fast_validated(ModelBased, {"nom": "a", "username": "x"}) is None
