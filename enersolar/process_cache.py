@@ -5,8 +5,12 @@ one SQL query per lookup.
 Staleness bound: a save or delete of any model a cache depends on clears that
 cache at once in the process that made the change (and again when its
 transaction commits); every other process (gunicorn workers, other hosts)
-sees the change at the latest `ttl` seconds later. Only configuration staff edit
-by hand goes in here, never per-visitor data.
+sees the change at the latest `ttl` seconds later. A value loaded while a
+clear happened is served but not kept. Writes that send no signal
+(`QuerySet.update()`, `bulk_create`, raw SQL) are seen everywhere within `ttl`.
+Only configuration staff edit by hand goes in here, never per-visitor data; the
+cached objects are shared by every request of the process: read them, never
+change them.
 """
 
 import threading
@@ -35,6 +39,7 @@ class ProcessCache:
         self.max_entries = max_entries
         self._entries: dict[Hashable, tuple[float, Any]] = {}
         self._lock = threading.Lock()
+        self._generation = 0  # bumped by every clear()
         for model in depends_on:
             uid = f"process_cache:{name}:{model._meta.label}"
             post_save.connect(self._model_changed, sender=model, dispatch_uid=uid + ":save")
@@ -46,9 +51,14 @@ class ProcessCache:
         entry = self._entries.get(key, _MISSING)
         if entry is not _MISSING and entry[0] > now:
             return entry[1]
+        generation = self._generation
         value = load(key)
         if value is not None or cache_none:
             with self._lock:
+                # A clear() while we were loading means the row may have
+                # changed after we read it: serve it, but do not keep it.
+                if generation != self._generation:
+                    return value
                 if len(self._entries) >= self.max_entries:
                     self._entries.clear()
                 self._entries[key] = (now + self.ttl, value)
@@ -56,6 +66,7 @@ class ProcessCache:
 
     def clear(self) -> None:
         with self._lock:
+            self._generation += 1
             self._entries.clear()
 
     def _model_changed(self, **kwargs) -> None:
