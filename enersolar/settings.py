@@ -131,7 +131,13 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
 elif env.bool("DATABASE_POOL", default=False):
     # psycopg's pool inside each process; incompatible with persistent connections.
     _db["CONN_MAX_AGE"] = 0
-    _db.setdefault("OPTIONS", {})["pool"] = {"min_size": 2, "max_size": 10, "timeout": 10}
+    # A Celery worker thread holds its connection for a whole task: the pool
+    # must have room for every thread (WORKER_CONCURRENCY, 16 by default).
+    _db.setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 2,
+        "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=20),
+        "timeout": 10,
+    }
 else:
     _db["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     _db["CONN_HEALTH_CHECKS"] = True
