@@ -3,6 +3,7 @@ the real buyer, with time travel instead of sleeping."""
 
 import socket
 import threading
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,6 +11,7 @@ import time_machine
 from django.conf import settings as django_settings
 from django.db import connection
 from django.utils import timezone
+from kombu.transport.memory import Transport as MemoryTransport
 
 from enersolar import celery_app
 from enersolar.models import ActivityLog
@@ -426,6 +428,39 @@ def broker_down():
     yield
     conf.broker_url, conf.task_always_eager, conf.broker_transport_options = saved
     _forget_broker_connections()
+
+
+@pytest.fixture
+def broker_in_memory():
+    """A real (in-process) broker instead of eager tasks: what is published."""
+    conf = celery_app.conf
+    saved = conf.broker_url, conf.task_always_eager, conf.broker_transport_options
+    conf.broker_url = "memory://"
+    conf.broker_transport_options = {}
+    conf.task_always_eager = False
+    _forget_broker_connections()
+    MemoryTransport.global_state.clear()
+    yield
+    conf.broker_url, conf.task_always_eager, conf.broker_transport_options = saved
+    _forget_broker_connections()
+
+
+def test_dispatch_puts_the_leads_on_the_workers_queue_without_declaring_it(broker_in_memory):
+    ids = [uuid.uuid4(), uuid.uuid4()]
+    claim = START
+
+    assert dispatch_leads(ids, claim) is True
+
+    assert not MemoryTransport.global_state.bindings  # the workers declare it
+    with celery_app.connection_for_read() as conn:
+        message = conn.SimpleQueue(celery_app.conf.task_default_queue).get(timeout=1)
+    args, kwargs, _ = message.decode()
+    chunk = [str(i) for i in ids]
+    assert message.headers["task"] == "routing.tasks.deliver_leads"
+    assert (args, kwargs) == ([chunk], {"claim": claim.isoformat()})
+    assert message.headers["argsrepr"] == repr([chunk])
+    assert message.headers["kwargsrepr"] == repr({"claim": claim.isoformat()})
+    message.ack()
 
 
 def public_lead(client, world, phone):
