@@ -25,8 +25,8 @@ from leads.models import Lead
 
 from ..models import CRMHealth, Delivery, DeliveryAttempt
 from ..signals import leads_delivered
-from .decision import delivery_api_keys, lead_route
-from .delivery import AttemptResult, attempt_build, delivery_send
+from .decision import delivery_api_key, delivery_api_keys, lead_route
+from .delivery import AttemptResult, attempt_build, attempt_result_of_error, delivery_send
 from .health import (
     circuit_budget,
     circuit_check,
@@ -137,9 +137,10 @@ def _deliver(deliveries: list[Delivery], *, token: datetime) -> list[str]:
     lead, and a probe's answer decides the rest of the batch."""
     outcomes = _Outcomes(token)
     circuits: dict[int, CRMHealth | None] = {}
-    api_keys = delivery_api_keys(deliveries)
     results = []
+    handled = set()  # pks whose outcome is in `outcomes` (or written)
     try:
+        api_keys = _batch_api_keys(deliveries)
         for delivery in deliveries:
             crm_id = delivery.crm_id
             if crm_id not in circuits:
@@ -149,11 +150,27 @@ def _deliver(deliveries: list[Delivery], *, token: datetime) -> list[str]:
             if wait_until is not None:
                 # Circuit open: queue without an attempt (no retry is used up).
                 outcomes.add_held_back(delivery, until=wait_until)
+                handled.add(delivery.pk)
                 results.append("circuit_open")
                 continue
-            result = delivery_send(delivery=delivery, api_key=api_keys[delivery.pk])
+            api_key = ""
+            try:
+                if delivery.pk not in api_keys:
+                    api_key = delivery_api_key(delivery)
+                else:
+                    api_key = api_keys[delivery.pk]
+                result = delivery_send(delivery=delivery, api_key=api_key)
+            except Exception as exc:
+                # Our error, not the CRM's answer: that lead goes on the
+                # retry ladder, its circuit untouched, the batch carries on.
+                result = attempt_result_of_error(delivery=delivery, exc=exc, api_key=api_key)
+                outcomes.add(delivery, result, at=timezone.now(), crm_failure=False)
+                handled.add(delivery.pk)
+                results.append(result.outcome)
+                continue
             at = timezone.now()
             outcomes.add(delivery, result, at=at)
+            handled.add(delivery.pk)
             results.append(result.outcome)
             transient = result.outcome == DeliveryAttempt.Outcome.TRANSIENT
             if transient or not circuit_is_healthy(seen):
@@ -163,10 +180,26 @@ def _deliver(deliveries: list[Delivery], *, token: datetime) -> list[str]:
                     if outage_started_at is not None:
                         _drain_backlog(crm_id, at, outage_started_at)
                 circuits[crm_id] = circuit_health(crm_id)
-    finally:
-        # Even when a send raised: what the buyer already answered is kept.
-        outcomes.write()
+    except BaseException:
+        # Left early: what the buyer already answered is kept, and what was
+        # not sent goes back to the queue now rather than after the lease.
+        try:
+            outcomes.write()
+        finally:
+            queue_release([d.pk for d in deliveries if d.pk not in handled], token)
+        raise
+    outcomes.write()
     return results
+
+
+def _batch_api_keys(deliveries: list[Delivery]) -> dict:
+    """The batch's keys in one query; when one lead's data breaks that, an
+    empty map: each lead's key is then read on its own, in its own try."""
+    try:
+        return delivery_api_keys(deliveries)
+    except Exception:
+        logger.warning("delivery keys: batch read failed, read lead by lead", exc_info=True)
+        return {}
 
 
 class _Outcomes:
@@ -194,7 +227,11 @@ class _Outcomes:
         }
         self.finished[delivery.pk] = (delivery, Lead.Status.QUEUED, changes)
 
-    def add(self, delivery: Delivery, result: AttemptResult, *, at: datetime) -> None:
+    def add(
+        self, delivery: Delivery, result: AttemptResult, *, at: datetime, crm_failure: bool = True
+    ) -> None:
+        """`crm_failure`: whether a transient outcome counts against the
+        CRM's circuit (not when the error was ours)."""
         self.attempts.append(attempt_build(delivery=delivery, result=result, at=at))
         attempts = delivery.attempts + 1
         changes = {"attempts": attempts, "last_error": result.error}
@@ -206,7 +243,8 @@ class _Outcomes:
             changes.update(state=Delivery.State.FAILED, delivered_at=None)
             lead_status = FINAL_LEAD_STATUS[result.outcome]
         else:
-            self.failures.append((delivery.crm_id, at))
+            if crm_failure:
+                self.failures.append((delivery.crm_id, at))
             delays = settings.DELIVERY_RETRY_DELAYS
             if attempts > len(delays):
                 changes["state"] = Delivery.State.EXHAUSTED

@@ -756,21 +756,72 @@ def test_a_crash_before_the_batch_is_written_leaves_its_leads_to_the_lease(
     assert DeliveryAttempt.objects.filter(delivery_id__in=ids).count() == 3
 
 
-def test_an_error_while_sending_keeps_what_the_buyer_already_answered(buyer, world, monkeypatch):
+def test_an_error_while_sending_one_lead_is_its_transient_outcome_and_the_batch_goes_on(
+    buyer, world, monkeypatch, caplog
+):
     ids, claim = claimed_batch(world, 4)
     sent = []
 
     def fail_on_the_third(**kwargs):
         sent.append(kwargs["delivery"].pk)
         if len(sent) == 3:
-            raise RuntimeError("a bug while building the payload")
+            raise RuntimeError(f"a bug while building the payload for {kwargs['api_key']}")
         return delivery_send(**kwargs)
 
     monkeypatch.setattr(queue, "delivery_send", fail_on_the_third)
 
-    with pytest.raises(RuntimeError):
+    with caplog.at_level("ERROR", logger="routing.services.delivery"):
+        outcomes = leads_deliver_claimed(lead_ids=ids, claim=claim)
+
+    assert outcomes == ["success", "success", "transient", "success"]
+    states = dict(Delivery.objects.filter(pk__in=ids).values_list("pk", "state"))
+    assert [states[pk] for pk in ids] == ["success", "success", "pending", "success"]
+    failed = delivery_of(Lead(pk=ids[2]))
+    assert (failed.attempts, failed.claimed_at) == (1, None)
+    assert failed.next_attempt_at > timezone.now()  # the retry ladder applies
+    assert "RuntimeError" in failed.last_error
+    assert world.routing.api_key not in failed.last_error
+    assert Lead.objects.get(pk=ids[2]).status == Lead.Status.QUEUED
+    assert len(buyer.requests) == 3
+    # Our bug is not the CRM's failure: its circuit counts nothing.
+    assert not CRMHealth.objects.filter(crm=world.crm, consecutive_failures__gt=0).exists()
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert f"lead={ids[2]}" in logged and "RuntimeError" in logged
+    assert world.routing.api_key not in logged
+
+
+def test_a_lead_whose_override_form_was_deleted_does_not_block_its_batch(buyer, world):
+    ids, claim = claimed_batch(world, 3)
+    override = Delivery.objects.get(pk=ids[1])
+    override.source = Delivery.Source.FORM_OVERRIDE
+    override.save(update_fields=["source"])
+    Lead.objects.filter(pk=ids[1]).update(form=None)  # its form was deleted
+
+    outcomes = leads_deliver_claimed(lead_ids=ids, claim=claim)
+
+    assert outcomes == ["success"] * 3  # the fake buyer takes any key
+    assert buyer.count_by_idempotency_key() == {str(pk): 1 for pk in ids}
+    sent_without_key = [r for r in buyer.requests if r.idempotency_key == str(ids[1])]
+    assert sent_without_key[0].headers["Authorization"] == ""
+
+
+def test_a_batch_left_early_gives_its_unsent_leads_back_at_once(buyer, world, monkeypatch):
+    ids, claim = claimed_batch(world, 4)
+    sent = []
+
+    def worker_stops_after_two(**kwargs):
+        if len(sent) == 2:
+            raise KeyboardInterrupt  # a warm shutdown, not an error of one lead
+        sent.append(kwargs["delivery"].pk)
+        return delivery_send(**kwargs)
+
+    monkeypatch.setattr(queue, "delivery_send", worker_stops_after_two)
+
+    with pytest.raises(KeyboardInterrupt):
         leads_deliver_claimed(lead_ids=ids, claim=claim)
 
-    states = dict(Delivery.objects.filter(pk__in=ids).values_list("pk", "state"))
-    assert [states[pk] for pk in ids] == ["success", "success", "processing", "processing"]
+    rows = {d.pk: d for d in Delivery.objects.filter(pk__in=ids)}
+    assert [rows[pk].state for pk in ids] == ["success", "success", "pending", "pending"]
+    assert [rows[pk].claimed_at for pk in ids[2:]] == [None, None]
+    assert [rows[pk].attempts for pk in ids[2:]] == [0, 0]
     assert len(buyer.requests) == 2
