@@ -285,7 +285,9 @@ class _Outcomes:
             same_changes: dict[tuple, list] = {}
             same_status: dict[str, list] = {}
             delivered = []
-            for pk in held:
+            # By (order, lead): the budget receiver locks the orders in this
+            # order, the same for every batch (no deadlock between two).
+            for pk in sorted(held, key=lambda pk: (finished[pk][0].order_id or 0, pk)):
                 delivery, lead_status, changes = finished[pk]
                 if changes["state"] == Delivery.State.SUCCESS:
                     changes["delivered_at"] = written_at
