@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
@@ -39,6 +39,9 @@ from .health import (
 logger = logging.getLogger(__name__)
 
 CLAIM_CHUNK = 500
+# A batch's write, tried again this many times in all when the database
+# refuses it for a passing reason (deadlock, serialization, lost connection).
+WRITE_TRIES = 3
 
 FINAL_LEAD_STATUS = {
     DeliveryAttempt.Outcome.SUCCESS: Lead.Status.SUCCESS,
@@ -268,11 +271,36 @@ class _Outcomes:
 
         A success's delivered_at is the time it is written, the same for
         the batch's successes, so they take one UPDATE (the attempt row keeps
-        the exact time of the answer)."""
-        attempts, finished, failures = self.attempts, self.finished, self.failures
-        self._clear()  # a failed write is not retried: the lease covers it
-        if not (attempts or finished):
+        the exact time of the answer).
+
+        Everything is still in memory until the commit: a write that lost a
+        deadlock or a serialization check, or its connection, is tried
+        again. When it keeps failing, the outcomes stay for the batch's next
+        write; if none succeeds, the lease sends the leads again."""
+        if not (self.attempts or self.finished):
             return
+        for tries in range(1, WRITE_TRIES + 1):
+            try:
+                self._write_once()
+            except OperationalError:
+                if not connection.in_atomic_block:
+                    connection.close_if_unusable_or_obsolete()  # a dropped connection
+                for attempt in self.attempts:
+                    attempt.pk = None  # the rolled-back INSERT gave it one
+                if tries == WRITE_TRIES:
+                    logger.exception(
+                        "delivery batch write failed %s times, left to the lease: leads=%s",
+                        tries,
+                        sorted(self.finished),
+                    )
+                    return
+                logger.warning("delivery batch write failed, trying again", exc_info=True)
+            else:
+                self._clear()
+                return
+
+    def _write_once(self) -> None:
+        attempts, finished, failures = self.attempts, self.finished, self.failures
         with transaction.atomic():
             written_at = timezone.now()
             held = set(

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 from django.conf import settings as django_settings
-from django.db import connection
+from django.db import OperationalError, connection
 from django.utils import timezone
 
 from enersolar import celery_app
@@ -754,6 +754,52 @@ def test_a_crash_before_the_batch_is_written_leaves_its_leads_to_the_lease(
     assert buyer.count_by_idempotency_key() == {str(pk): 2 for pk in ids}
     assert set(Lead.objects.filter(pk__in=ids).values_list("status", flat=True)) == {"success"}
     assert DeliveryAttempt.objects.filter(delivery_id__in=ids).count() == 3
+
+
+def test_a_write_the_database_refused_once_is_tried_again(buyer, world, monkeypatch):
+    """A deadlock, a serialization failure or a lost connection: the batch's
+    outcomes are still in memory, attempt rows included."""
+    ids, claim = claimed_batch(world, 3)
+    real_bulk_create = DeliveryAttempt.objects.bulk_create
+    calls = []
+
+    def deadlock_once(objs, *args, **kwargs):
+        calls.append(len(objs))
+        if len(calls) == 1:
+            real_bulk_create(objs, *args, **kwargs)  # rolled back with the rest
+            raise OperationalError("deadlock detected")
+        return real_bulk_create(objs, *args, **kwargs)
+
+    monkeypatch.setattr(DeliveryAttempt.objects, "bulk_create", deadlock_once)
+
+    assert leads_deliver_claimed(lead_ids=ids, claim=claim) == ["success"] * 3
+
+    assert calls == [3, 3]
+    assert set(Delivery.objects.filter(pk__in=ids).values_list("state", flat=True)) == {"success"}
+    assert DeliveryAttempt.objects.filter(delivery_id__in=ids).count() == 3
+    assert set(Lead.objects.filter(pk__in=ids).values_list("status", flat=True)) == {"success"}
+
+
+def test_a_write_the_database_keeps_refusing_is_left_to_the_lease(
+    buyer, world, monkeypatch, caplog
+):
+    ids, claim = claimed_batch(world, 2)
+
+    def refuse(*args, **kwargs):
+        raise OperationalError("could not serialize access")
+
+    monkeypatch.setattr(DeliveryAttempt.objects, "bulk_create", refuse)
+
+    with caplog.at_level("ERROR", logger="routing.services.queue"):
+        assert leads_deliver_claimed(lead_ids=ids, claim=claim) == ["success"] * 2
+
+    assert set(Delivery.objects.filter(pk__in=ids).values_list("state", flat=True)) == {
+        Delivery.State.PROCESSING  # the lease sends them again
+    }
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == [
+        f"delivery batch write failed {queue.WRITE_TRIES} times, left to the lease: "
+        f"leads={sorted(ids)}"
+    ]
 
 
 def test_an_error_while_sending_one_lead_is_its_transient_outcome_and_the_batch_goes_on(
