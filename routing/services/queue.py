@@ -8,8 +8,10 @@ sent by two workers at once. A task's claimed leads are sent in turn and their
 outcomes written together, in one short transaction (see _deliver).
 """
 
+import dataclasses
 import logging
 import random
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -42,6 +44,11 @@ CLAIM_CHUNK = 500
 # A batch's write, tried again this many times in all when the database
 # refuses it for a passing reason (deadlock, serialization, lost connection).
 WRITE_TRIES = 3
+# A batch writes what it collected at least this often: a worker that dies
+# mid-batch loses about this much of the buyers' answers, not minutes' worth.
+WRITE_EVERY_SECONDS = 1.0
+# last_error of an item the lease gave back: its worker may have sent it.
+LEASE_EXPIRED = "LEASE_EXPIRED"
 
 FINAL_LEAD_STATUS = {
     DeliveryAttempt.Outcome.SUCCESS: Lead.Status.SUCCESS,
@@ -131,9 +138,10 @@ def _deliver(deliveries: list[Delivery], *, token: datetime) -> list[str]:
     """One attempt for each claimed delivery, sent one after the other on the
     process's keep-alive session; their outcomes are written together.
 
-    Nothing is written between a send and its record but in memory: a crash
-    there leaves the items claimed, the lease hands them out again and the
-    buyer drops the repeat by its Idempotency-Key. The circuit is read once
+    What was collected is written at least every WRITE_EVERY_SECONDS: a
+    crash loses at most that many answers, whose items stay claimed; the
+    lease hands them out again, and the buyer answers the repeat (same
+    Idempotency-Key) with a "doublon", counted as delivered (_after_lease). The circuit is read once
     per CRM; after a transient failure, or an answer from a CRM whose
     circuit was not healthy, what was collected is written at once and the
     circuit read again, so the breaker counts and opens as it would lead by
@@ -145,6 +153,8 @@ def _deliver(deliveries: list[Delivery], *, token: datetime) -> list[str]:
     try:
         api_keys = _batch_api_keys(deliveries)
         for delivery in deliveries:
+            if outcomes.age() >= WRITE_EVERY_SECONDS:
+                outcomes.write()
             crm_id = delivery.crm_id
             if crm_id not in circuits:
                 circuits[crm_id] = getattr(delivery.crm, "health", None)
@@ -162,7 +172,7 @@ def _deliver(deliveries: list[Delivery], *, token: datetime) -> list[str]:
                     api_key = delivery_api_key(delivery)
                 else:
                     api_key = api_keys[delivery.pk]
-                result = delivery_send(delivery=delivery, api_key=api_key)
+                result = _after_lease(delivery, delivery_send(delivery=delivery, api_key=api_key))
             except Exception as exc:
                 # Our error, not the CRM's answer: that lead goes on the
                 # retry ladder, its circuit untouched, the batch carries on.
@@ -195,6 +205,15 @@ def _deliver(deliveries: list[Delivery], *, token: datetime) -> list[str]:
     return results
 
 
+def _after_lease(delivery: Delivery, result: AttemptResult) -> AttemptResult:
+    """A "doublon" for an item the lease gave back is our own earlier send
+    answered: its worker sent it (same Idempotency-Key) and died before
+    writing the answer. The buyer has the lead from us: it was delivered."""
+    if result.outcome == DeliveryAttempt.Outcome.DUPLICATE and delivery.last_error == LEASE_EXPIRED:
+        return dataclasses.replace(result, outcome=DeliveryAttempt.Outcome.SUCCESS, error="")
+    return result
+
+
 def _batch_api_keys(deliveries: list[Delivery]) -> dict:
     """The batch's keys in one query; when one lead's data breaks that, an
     empty map: each lead's key is then read on its own, in its own try."""
@@ -216,7 +235,12 @@ class _Outcomes:
         self.token = token
         self._clear()
 
+    def age(self) -> float:
+        """Seconds since the last write (or the batch's start)."""
+        return time.monotonic() - self._written
+
     def _clear(self) -> None:
+        self._written = time.monotonic()
         self.attempts: list[DeliveryAttempt] = []
         # delivery pk -> (delivery, lead status, the delivery's changed fields)
         self.finished: dict = {}
@@ -293,6 +317,7 @@ class _Outcomes:
                         tries,
                         sorted(self.finished),
                     )
+                    self._written = time.monotonic()  # not again at once for each lead
                     return
                 logger.warning("delivery batch write failed, trying again", exc_info=True)
             else:
@@ -380,7 +405,9 @@ def queue_process(
     run.released = Delivery.objects.filter(
         state=Delivery.State.PROCESSING,
         claimed_at__lt=now - timedelta(seconds=settings.DELIVERY_LEASE_SECONDS),
-    ).update(state=Delivery.State.PENDING, claimed_at=None, next_attempt_at=now)
+    ).update(
+        state=Delivery.State.PENDING, claimed_at=None, next_attempt_at=now, last_error=LEASE_EXPIRED
+    )
 
     due = Delivery.objects.filter(state=Delivery.State.PENDING, next_attempt_at__lte=now)
     for crm_id in due.values_list("crm_id", flat=True).distinct().order_by():

@@ -602,8 +602,9 @@ def claimed_batch(world, count, **delivery_fields):
 
 
 def test_a_batch_records_every_outcome_in_a_few_statements(
-    buyer, world, django_assert_max_num_queries
+    buyer, world, django_assert_max_num_queries, monkeypatch
 ):
+    monkeypatch.setattr(queue, "WRITE_EVERY_SECONDS", 3600)  # one write, however slow the machine
     buyer.answer(201, times=20)
     buyer.answer(200, {"message": "doublon"}, times=1)
     buyer.answer(400, times=1)
@@ -731,8 +732,9 @@ def test_a_crash_before_the_batch_is_written_leaves_its_leads_to_the_lease(
     buyer, world, frozen, monkeypatch
 ):
     """The buyer took the leads but the outcome never reached the database:
-    nothing is lost, the lease hands the leads out again, and the repeat
-    carries the same Idempotency-Key for the buyer to drop it."""
+    nothing is lost, the lease hands the leads out again, the repeat carries
+    the same Idempotency-Key and the buyer answers "doublon": delivered."""
+    buyer.doublon_on_repeat()
     ids, claim = claimed_batch(world, 3)
 
     def crash(*args, **kwargs):
@@ -751,9 +753,48 @@ def test_a_crash_before_the_batch_is_written_leaves_its_leads_to_the_lease(
     run = run_queue()
 
     assert (run.released, run.dispatched) == (3, 3)
-    assert buyer.count_by_idempotency_key() == {str(pk): 2 for pk in ids}
+    assert buyer.count_by_idempotency_key(answered=201) == {str(pk): 1 for pk in ids}
+    assert buyer.count_by_idempotency_key(answered=200) == {str(pk): 1 for pk in ids}
     assert set(Lead.objects.filter(pk__in=ids).values_list("status", flat=True)) == {"success"}
-    assert DeliveryAttempt.objects.filter(delivery_id__in=ids).count() == 3
+    for delivery in Delivery.objects.filter(pk__in=ids):
+        assert (delivery.state, delivery.last_error) == (Delivery.State.SUCCESS, "")
+        assert delivery.delivered_at is not None
+    attempts = DeliveryAttempt.objects.filter(delivery_id__in=ids)
+    assert [(a.http_status, a.outcome) for a in attempts] == [(200, "success")] * 3
+
+
+def test_a_doublon_for_an_item_the_lease_never_released_stays_a_duplicate(buyer, world):
+    """Without the lease's mark, a "doublon" is the buyer's: not delivered by us."""
+    buyer.doublon_on_repeat()
+    ids, claim = claimed_batch(world, 1)
+    leads_deliver_claimed(lead_ids=ids, claim=claim)
+    Delivery.objects.filter(pk=ids[0]).update(state=Delivery.State.PROCESSING, claimed_at=claim)
+
+    assert leads_deliver_claimed(lead_ids=ids, claim=claim) == ["duplicate"]
+    assert Lead.objects.get(pk=ids[0]).status == Lead.Status.DUPLICATE
+
+
+def test_a_long_batch_writes_its_answers_as_it_goes(buyer, world, monkeypatch):
+    """A worker dying mid-batch loses about WRITE_EVERY_SECONDS of answers."""
+    monkeypatch.setattr(queue, "WRITE_EVERY_SECONDS", 0)  # every answer is "old" at once
+    ids, claim = claimed_batch(world, 3)
+    states_when_sending = []
+
+    def send_and_look(**kwargs):
+        states_when_sending.append(
+            sorted(Delivery.objects.filter(pk__in=ids).values_list("state", flat=True))
+        )
+        return delivery_send(**kwargs)
+
+    monkeypatch.setattr(queue, "delivery_send", send_and_look)
+
+    leads_deliver_claimed(lead_ids=ids, claim=claim)
+
+    assert states_when_sending == [
+        ["processing"] * 3,
+        ["processing", "processing", "success"],
+        ["processing", "success", "success"],
+    ]
 
 
 def test_a_write_the_database_refused_once_is_tried_again(buyer, world, monkeypatch):
