@@ -62,6 +62,14 @@ def circuit_check(*, crm_id: int, now: datetime, health=_UNREAD) -> datetime | N
         if won:
             logger.info("crm circuit crm_id=%s state=half_open (probing)", crm_id)
             return None
+        # Another worker moved the circuit first: go by what it is now (its
+        # probe out, closed by the probe's success, or open again).
+        health = circuit_health(crm_id)
+        if health is None or health.state == CRMHealth.State.CLOSED:
+            return None
+        if health.state == CRMHealth.State.OPEN:
+            probe_at = health.opened_at + timedelta(seconds=settings.CIRCUIT_COOLDOWN_SECONDS)
+            return max(probe_at, now + PROBE_WAIT)
         return now + PROBE_WAIT
     # Half-open: a probe is out. If it never came back (its worker died), let
     # another one go after a lease.
@@ -107,6 +115,15 @@ def circuit_record_failure(*, crm_id: int, now: datetime) -> None:
     ).update(state=CRMHealth.State.OPEN, opened_at=now, outage_started_at=now, changed_at=now)
     if opened:
         _announce(crm_id, CRMHealth.State.OPEN)
+
+
+def circuit_failures_reset(*, crm_ids) -> int:
+    """These CRMs answered after their last failure: a closed circuit's count
+    of consecutive failures starts again (an open one closes through its
+    probe, circuit_record_success)."""
+    return CRMHealth.objects.filter(
+        crm_id__in=crm_ids, state=CRMHealth.State.CLOSED, consecutive_failures__gt=0
+    ).update(consecutive_failures=0)
 
 
 def circuit_record_success(

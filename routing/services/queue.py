@@ -32,6 +32,7 @@ from .delivery import AttemptResult, attempt_build, attempt_result_of_error, del
 from .health import (
     circuit_budget,
     circuit_check,
+    circuit_failures_reset,
     circuit_health,
     circuit_is_healthy,
     circuit_record_failure,
@@ -245,6 +246,9 @@ class _Outcomes:
         # delivery pk -> (delivery, lead status, the delivery's changed fields)
         self.finished: dict = {}
         self.failures: list[tuple[int, datetime]] = []  # (crm_id, when) of transient failures
+        # CRMs that answered (not transiently) after their last transient
+        # failure here: their count of consecutive failures starts again.
+        self.answered: set[int] = set()
 
     def add_held_back(self, delivery: Delivery, *, until: datetime) -> None:
         changes = {
@@ -262,6 +266,10 @@ class _Outcomes:
         self.attempts.append(attempt_build(delivery=delivery, result=result, at=at))
         attempts = delivery.attempts + 1
         changes = {"attempts": attempts, "last_error": result.error}
+        if result.outcome != DeliveryAttempt.Outcome.TRANSIENT:
+            self.answered.add(delivery.crm_id)
+        elif crm_failure:
+            self.answered.discard(delivery.crm_id)
         if result.outcome == DeliveryAttempt.Outcome.SUCCESS:
             # delivered_at is set when the success is written (see write()).
             changes["state"] = Delivery.State.SUCCESS
@@ -325,7 +333,12 @@ class _Outcomes:
                 return
 
     def _write_once(self) -> None:
-        attempts, finished, failures = self.attempts, self.finished, self.failures
+        attempts, finished, failures, answered = (
+            self.attempts,
+            self.finished,
+            self.failures,
+            self.answered,
+        )
         with transaction.atomic():
             written_at = timezone.now()
             held = set(
@@ -358,6 +371,11 @@ class _Outcomes:
                 leads_delivered.send(sender=Delivery, deliveries=delivered)
             for crm_id, at in failures:
                 circuit_record_failure(crm_id=crm_id, now=at)
+            if answered:
+                # The loop resets the count only when the circuit looked
+                # unhealthy at the start; failures other workers counted
+                # since would add up to a false opening. Normally 0 rows.
+                circuit_failures_reset(crm_ids=answered)
 
 
 def _drain_backlog(crm_id: int, now: datetime, outage_started_at: datetime) -> None:

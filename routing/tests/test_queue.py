@@ -704,6 +704,61 @@ def test_a_successful_probe_lets_the_rest_of_its_batch_go(
     assert buyer.count_by_idempotency_key(answered=201) == {key: 1 for key in everyone}
 
 
+def test_a_batch_answered_after_its_failures_resets_the_count_other_workers_left(
+    buyer, world, monkeypatch
+):
+    """The circuit looked healthy when the batch began; meanwhile other
+    workers counted failures. The batch's answers reset the count, or those
+    failures would add up with later ones to a false opening."""
+    CRMHealth.objects.create(crm=world.crm)
+    ids, claim = claimed_batch(world, 3)
+    below_the_threshold = django_settings.CIRCUIT_FAILURE_THRESHOLD - 1
+
+    def others_fail_meanwhile(**kwargs):
+        CRMHealth.objects.filter(crm=world.crm).update(consecutive_failures=below_the_threshold)
+        return delivery_send(**kwargs)
+
+    monkeypatch.setattr(queue, "delivery_send", others_fail_meanwhile)
+
+    assert leads_deliver_claimed(lead_ids=ids, claim=claim) == ["success"] * 3
+    assert (health(world).state, health(world).consecutive_failures) == ("closed", 0)
+
+
+def test_a_batch_whose_last_answer_is_a_failure_keeps_the_count(buyer, world):
+    buyer.answer(201, times=1)
+    buyer.answer(500, times=1)
+    ids, claim = claimed_batch(world, 2)
+
+    # Both written together, after the failure: the success came before it.
+    assert leads_deliver_claimed(lead_ids=ids, claim=claim) == ["success", "transient"]
+    assert health(world).consecutive_failures == 1
+
+
+def test_a_batch_that_lost_the_probe_to_a_successful_one_sends_its_leads(
+    buyer, world, frozen, admin_inbox, monkeypatch
+):
+    """Another worker won the probe and its success closed the circuit after
+    this batch read it open: the batch reads the circuit again and sends,
+    rather than holding each lead back for PROBE_WAIT."""
+    open_circuit(world, buyer)
+    buyer.answer(201)
+    frozen.move_to(START + timedelta(seconds=django_settings.CIRCUIT_COOLDOWN_SECONDS))
+    ids, claim = claimed_batch(world, 3)
+    real_check = queue.circuit_check
+
+    def other_probe_succeeds_first(**kwargs):
+        CRMHealth.objects.filter(crm=world.crm).update(
+            state=CRMHealth.State.CLOSED, consecutive_failures=0, opened_at=None
+        )
+        return real_check(**kwargs)
+
+    monkeypatch.setattr(queue, "circuit_check", other_probe_succeeds_first)
+
+    assert leads_deliver_claimed(lead_ids=ids, claim=claim) == ["success"] * 3
+    taken = buyer.count_by_idempotency_key(answered=201)
+    assert [taken[str(pk)] for pk in ids] == [1, 1, 1]
+
+
 def test_an_item_whose_claim_was_lost_mid_batch_keeps_its_new_owner(buyer, world, monkeypatch):
     """Its lease ran out while the batch was being sent and another run took
     it: the attempt made is recorded, its outcome is the new owner's."""
