@@ -5,6 +5,7 @@ import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.text import format_lazy
@@ -160,13 +161,14 @@ def _announce(crm_id: int, state: str) -> None:
     crm = CRM.objects.get(pk=crm_id)
     label = CRMHealth.State(state).label
     logger.warning("crm circuit crm=%s state=%s", crm.slug, state)
-    notify_admins(
-        subject=format_lazy(_("CRM {name}: {state}"), name=crm.name, state=label),
-        message=format_lazy(
-            _("The delivery circuit of {name} ({slug}) is now {state} ({when}, Paris time)."),
-            name=crm.name,
-            slug=crm.slug,
-            state=label,
-            when=f"{timezone.localtime():%d/%m/%Y %H:%M:%S}",
-        ),
+    subject = format_lazy(_("CRM {name}: {state}"), name=crm.name, state=label)
+    message = format_lazy(
+        _("The delivery circuit of {name} ({slug}) is now {state} ({when}, Paris time)."),
+        name=crm.name,
+        slug=crm.slug,
+        state=label,
+        when=f"{timezone.localtime():%d/%m/%Y %H:%M:%S}",
     )
+    # Once the change is committed: not while a batch's write holds its row
+    # locks waiting on the mail server, and never for a change rolled back.
+    transaction.on_commit(lambda: notify_admins(subject=subject, message=message))

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 from django.conf import settings as django_settings
-from django.db import OperationalError, connection
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from enersolar import celery_app
@@ -19,6 +19,7 @@ from routing.dispatch import dispatch_leads
 from routing.models import CRMHealth, Delivery, DeliveryAttempt
 from routing.services import queue
 from routing.services.delivery import delivery_send
+from routing.services.health import circuit_record_failure
 from routing.services.queue import (
     lead_deliver,
     lead_retry,
@@ -223,12 +224,15 @@ def test_relancer_routes_a_lead_that_never_was(buyer, world, django_capture_on_c
 # --- Circuit breaker ------------------------------------------------------------------------------
 
 
-def test_circuit_opens_after_consecutive_transient_failures(buyer, world, frozen, admin_inbox):
+def test_circuit_opens_after_consecutive_transient_failures(
+    buyer, world, frozen, admin_inbox, django_capture_on_commit_callbacks
+):
     buyer.answer(500)
     threshold = django_settings.CIRCUIT_FAILURE_THRESHOLD
 
     for n in range(threshold):
-        lead_deliver(lead_id=world.lead().pk)
+        with django_capture_on_commit_callbacks(execute=True):
+            lead_deliver(lead_id=world.lead().pk)
         state = CRMHealth.State.OPEN if n == threshold - 1 else CRMHealth.State.CLOSED
         assert health(world).state == state
 
@@ -250,6 +254,18 @@ def test_a_success_resets_the_failure_count(buyer, world, frozen, admin_inbox):
     assert health(world).state == CRMHealth.State.CLOSED
     assert health(world).consecutive_failures == 2
     assert admin_inbox == []
+
+
+def test_the_circuit_e_mail_leaves_once_the_write_is_committed(
+    world, frozen, admin_inbox, django_capture_on_commit_callbacks
+):
+    """Not while the batch's transaction holds its row locks."""
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        for _ in range(django_settings.CIRCUIT_FAILURE_THRESHOLD):
+            circuit_record_failure(crm_id=world.crm.pk, now=START)
+        assert health(world).state == CRMHealth.State.OPEN
+        assert admin_inbox == []
+    assert [m.subject.split(": ")[1] for m in admin_inbox] == [str(CRMHealth.State.OPEN.label)]
 
 
 def open_circuit(world, buyer):
@@ -283,8 +299,11 @@ def test_while_open_new_leads_are_queued_without_an_attempt(buyer, world, frozen
     assert len(buyer.requests) == sent
 
 
-def test_after_the_cooldown_one_probe_and_a_failed_probe_reopens(buyer, world, frozen, admin_inbox):
-    open_circuit(world, buyer)
+def test_after_the_cooldown_one_probe_and_a_failed_probe_reopens(
+    buyer, world, frozen, admin_inbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        open_circuit(world, buyer)
     queued = [world.lead() for _ in range(3)]
     for lead in queued:
         lead_deliver(lead_id=lead.pk)
