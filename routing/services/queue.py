@@ -140,13 +140,14 @@ def _deliver(deliveries: list[Delivery], *, token: datetime) -> list[str]:
     process's keep-alive session; their outcomes are written together.
 
     What was collected is written at least every WRITE_EVERY_SECONDS: a
-    crash loses at most that many answers, whose items stay claimed; the
-    lease hands them out again, and the buyer answers the repeat (same
-    Idempotency-Key) with a "doublon", counted as delivered (_after_lease). The circuit is read once
-    per CRM; after a transient failure, or an answer from a CRM whose
-    circuit was not healthy, what was collected is written at once and the
-    circuit read again, so the breaker counts and opens as it would lead by
-    lead, and a probe's answer decides the rest of the batch."""
+    crash loses at most that many seconds of answers, whose items stay
+    claimed; the lease hands them out again, and the buyer answers the
+    repeat (same Idempotency-Key) with a "doublon", counted as delivered
+    (_after_lease). The circuit is read once per CRM; after a transient
+    failure, or an answer from a CRM whose circuit was not healthy, what was
+    collected is written at once and the circuit read again, so the breaker
+    counts and opens as it would lead by lead, and a probe's answer decides
+    the rest of the batch."""
     outcomes = _Outcomes(token)
     circuits: dict[int, CRMHealth | None] = {}
     results = []
