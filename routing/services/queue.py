@@ -152,6 +152,7 @@ def _deliver(deliveries: list[Delivery], *, token: datetime) -> list[str]:
     circuits: dict[int, CRMHealth | None] = {}
     results = []
     handled = set()  # pks whose outcome is in `outcomes` (or written)
+    sending = None  # the pk whose request is out
     try:
         api_keys = _batch_api_keys(deliveries)
         for delivery in deliveries:
@@ -174,6 +175,7 @@ def _deliver(deliveries: list[Delivery], *, token: datetime) -> list[str]:
                     api_key = delivery_api_key(delivery)
                 else:
                     api_key = api_keys[delivery.pk]
+                sending = delivery.pk
                 result = _after_lease(delivery, delivery_send(delivery=delivery, api_key=api_key))
             except Exception as exc:
                 # Our error, not the CRM's answer: that lead goes on the
@@ -198,10 +200,13 @@ def _deliver(deliveries: list[Delivery], *, token: datetime) -> list[str]:
     except BaseException:
         # Left early: what the buyer already answered is kept, and what was
         # not sent goes back to the queue now rather than after the lease.
+        # The lead whose request was out may have reached the buyer: the
+        # lease gives it back, marked so (see _after_lease).
         try:
             outcomes.write()
         finally:
-            queue_release([d.pk for d in deliveries if d.pk not in handled], token)
+            unsent = [d.pk for d in deliveries if d.pk not in handled and d.pk != sending]
+            queue_release(unsent, token)
         raise
     outcomes.write()
     return results
