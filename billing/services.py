@@ -86,7 +86,12 @@ def budgets_consume(*, deliveries: list[Delivery]) -> list[BudgetTransaction]:
     leads_delivered signal), so both commit or neither; the unique constraint
     makes a second charge of a lead impossible. One query tells which orders
     are prepaid, whatever the number of leads."""
-    priced = [d for d in deliveries if d.order_id is not None and d.unit_price]
+    # Orders locked in pk order, whoever the caller: two batches charging
+    # the same orders never wait on each other in a cycle (deadlock).
+    priced = sorted(
+        (d for d in deliveries if d.order_id is not None and d.unit_price),
+        key=lambda d: (d.order_id, d.pk),
+    )
     if not priced:
         return []
     prepaid = set(

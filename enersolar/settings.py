@@ -305,8 +305,10 @@ DELIVERY_RETRY_DELAYS = env.list(
     "DELIVERY_RETRY_DELAYS", cast=int, default=[60, 300, 900, 3600, 7200]
 )
 DELIVERY_RETRY_JITTER = env.float("DELIVERY_RETRY_JITTER", default=0.1)
-# A claimed queue item not finished after this long is handed out again.
-DELIVERY_LEASE_SECONDS = env.int("DELIVERY_LEASE_SECONDS", default=600)
+# A claimed queue item not finished after this long is handed out again. At
+# least twice a task's slowest batch, 25 × (3 s + 15 s) with the timeouts
+# above, or the lease may expire mid-batch (system check routing.W001).
+DELIVERY_LEASE_SECONDS = env.int("DELIVERY_LEASE_SECONDS", default=900)
 # Leads still `pending` without a delivery after this long are re-dispatched.
 DELIVERY_STUCK_SECONDS = env.int("DELIVERY_STUCK_SECONDS", default=120)
 # Bounded drain: at most this many queued leads per CRM per queue run (a minute).

@@ -7,6 +7,7 @@ ZR7/MDL protocol (`POST …/lead/api/create_lead/`, JSON body, `Authorization:
     buyer.answer(429, headers={"Retry-After": "120"}, times=1)
     buyer.answer(hang=True, times=1)           # never answers within the client's timeout
     buyer.answer(403, slug="mdl")              # only for /mdl/… (falls back to the global script)
+    buyer.doublon_on_repeat()                  # a key it took already: 200 "doublon"
 
 Every request is recorded (method, path, headers, JSON body, Idempotency-Key,
 and the status it was answered with) before the answer goes out, under a lock:
@@ -163,6 +164,7 @@ class FakeBuyer:
         self._default: dict[str | None, Answer] = {None: Answer(201)}
         self._script: dict[str | None, deque[Answer]] = {}
         self._connections: set[socket.socket] = set()
+        self._doublon_on_repeat = False
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.buyer = self
         self._thread = threading.Thread(
@@ -227,9 +229,22 @@ class FakeBuyer:
         with self._lock:
             self._script.setdefault(slug, deque()).extend(answers)
 
+    def doublon_on_repeat(self) -> None:
+        """From now on, a request whose Idempotency-Key was already answered
+        201 is answered 200 "doublon" (before any scripted answer), the way a
+        real buyer drops a repeat."""
+        with self._lock:
+            self._doublon_on_repeat = True
+
     def _record_and_pick(self, record: ReceivedRequest) -> Answer:
         slug = _slug_of(record.path)
         with self._lock:
+            if self._doublon_on_repeat and any(
+                r.idempotency_key == record.idempotency_key and r.answered == 201
+                for r in self._requests
+            ):
+                self._requests.append(record)
+                return Answer(200)
             self._requests.append(record)
             for key in (slug, None):
                 queued = self._script.get(key)
@@ -258,6 +273,7 @@ class FakeBuyer:
             self._requests.clear()
             self._script.clear()
             self._default = {None: Answer(201)}
+            self._doublon_on_repeat = False
 
 
 def refused_url(slug: str = "zr7") -> str:

@@ -4,6 +4,7 @@ and their e-mails, and routing that stops at an empty budget (SPEC §4).
 Deliveries are real: `lead_deliver` routes the lead and POSTs it to a small
 HTTP server on 127.0.0.1 (see conftest) whose answer each test chooses."""
 
+import contextlib
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -11,7 +12,7 @@ from decimal import Decimal
 
 import pytest
 from django.core import mail
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from billing.models import BudgetAlert, BudgetTransaction
@@ -455,3 +456,62 @@ def test_admin_refuses_a_top_up_that_is_not_positive(admin_client, amount):
     assert not BudgetTransaction.objects.exists()
     order.refresh_from_db()
     assert order.prepaid_balance is None
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_batches_charging_the_same_orders_never_deadlock(market, monkeypatch):
+    """Each batch holds a lock on its first order while the other takes its
+    own first one; given in opposite orders, they would wait on each other."""
+    from billing import services
+    from routing.tests.factories import DeliveryFactory
+
+    first, second = (
+        prepaid_order_make(crm=market["buy"], budget=D("100.00"), unit_price=D("10.00"))
+        for _ in range(2)
+    )
+
+    def delivery_of(order):
+        lead = lead_make(account=market["account"], status=Lead.Status.SUCCESS)
+        return DeliveryFactory(lead=lead, order=order, state=Delivery.State.SUCCESS)
+
+    batches = [
+        [delivery_of(second), delivery_of(first)],
+        [delivery_of(first), delivery_of(second)],
+    ]
+    both_hold_one = threading.Barrier(2)
+    real_ledger_write = services._ledger_write
+    local = threading.local()
+
+    def ledger_write_then_meet(**kwargs):
+        entry = real_ledger_write(**kwargs)
+        if not getattr(local, "met", False):
+            local.met = True
+            # Broken: the other batch waits for our lock, there is no cycle.
+            with contextlib.suppress(threading.BrokenBarrierError):
+                both_hold_one.wait(timeout=3)
+        return entry
+
+    monkeypatch.setattr(services, "_ledger_write", ledger_write_then_meet)
+    errors: list[BaseException] = []
+
+    def charge(deliveries):
+        try:
+            with transaction.atomic():
+                services.budgets_consume(deliveries=deliveries)
+        except BaseException as exc:  # reported in the main thread
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=charge, args=(batch,)) for batch in batches]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert errors == []
+    for order in (first, second):
+        order.refresh_from_db()
+        assert order.prepaid_balance == D("80.00")
+        assert len(consumptions(order)) == 2

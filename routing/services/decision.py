@@ -232,7 +232,9 @@ def delivery_api_keys(deliveries: list[Delivery]) -> dict:
         if delivery.source == Delivery.Source.CROSS_CRM:
             keys[delivery.pk] = delivery.order.api_key
         elif delivery.source == Delivery.Source.FORM_OVERRIDE:
-            keys[delivery.pk] = lead.form.crm_override_api_key
+            # The form may have been deleted since routing (Lead.form is
+            # SET_NULL): no key then, the buyer answers an auth error.
+            keys[delivery.pk] = lead.form.crm_override_api_key if lead.form else ""
         else:
             wanted[delivery.pk] = (lead.account_id, lead.product_type_id)
     if wanted:

@@ -3,6 +3,7 @@
 import logging
 import threading
 import time
+import traceback
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -196,6 +197,26 @@ def delivery_send(*, delivery: Delivery, api_key: str) -> AttemptResult:
         phone_mask(lead.phone),
     )
     return result
+
+
+def attempt_result_of_error(*, delivery: Delivery, exc: Exception, api_key: str) -> AttemptResult:
+    """Our own error while building or sending one lead's request (bad data,
+    a bug): a transient outcome for that lead alone, so the retry ladder
+    applies and the rest of its batch goes on. Logged with its traceback,
+    the key masked (an exception's text may quote a header)."""
+    logger.error(
+        "delivery error lead=%s crm=%s\n%s",
+        delivery.pk,
+        delivery.crm_id,
+        _redact("".join(traceback.format_exception(exc)), api_key),
+    )
+    return AttemptResult(
+        outcome=DeliveryAttempt.Outcome.TRANSIENT,
+        http_status=None,
+        excerpt="",
+        error=_redact(f"Internal error: {type(exc).__name__}: {exc}", api_key)[:EXCERPT],
+        duration_ms=0,
+    )
 
 
 def attempt_build(*, delivery: Delivery, result: AttemptResult, at: datetime) -> DeliveryAttempt:

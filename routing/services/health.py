@@ -5,6 +5,7 @@ import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.text import format_lazy
@@ -62,6 +63,14 @@ def circuit_check(*, crm_id: int, now: datetime, health=_UNREAD) -> datetime | N
         if won:
             logger.info("crm circuit crm_id=%s state=half_open (probing)", crm_id)
             return None
+        # Another worker moved the circuit first: go by what it is now (its
+        # probe out, closed by the probe's success, or open again).
+        health = circuit_health(crm_id)
+        if health is None or health.state == CRMHealth.State.CLOSED:
+            return None
+        if health.state == CRMHealth.State.OPEN:
+            probe_at = health.opened_at + timedelta(seconds=settings.CIRCUIT_COOLDOWN_SECONDS)
+            return max(probe_at, now + PROBE_WAIT)
         return now + PROBE_WAIT
     # Half-open: a probe is out. If it never came back (its worker died), let
     # another one go after a lease.
@@ -109,6 +118,15 @@ def circuit_record_failure(*, crm_id: int, now: datetime) -> None:
         _announce(crm_id, CRMHealth.State.OPEN)
 
 
+def circuit_failures_reset(*, crm_ids) -> int:
+    """These CRMs answered after their last failure: a closed circuit's count
+    of consecutive failures starts again (an open one closes through its
+    probe, circuit_record_success)."""
+    return CRMHealth.objects.filter(
+        crm_id__in=crm_ids, state=CRMHealth.State.CLOSED, consecutive_failures__gt=0
+    ).update(consecutive_failures=0)
+
+
 def circuit_record_success(
     *, crm_id: int, now: datetime, seen: CRMHealth | None = None
 ) -> datetime | None:
@@ -143,13 +161,14 @@ def _announce(crm_id: int, state: str) -> None:
     crm = CRM.objects.get(pk=crm_id)
     label = CRMHealth.State(state).label
     logger.warning("crm circuit crm=%s state=%s", crm.slug, state)
-    notify_admins(
-        subject=format_lazy(_("CRM {name}: {state}"), name=crm.name, state=label),
-        message=format_lazy(
-            _("The delivery circuit of {name} ({slug}) is now {state} ({when}, Paris time)."),
-            name=crm.name,
-            slug=crm.slug,
-            state=label,
-            when=f"{timezone.localtime():%d/%m/%Y %H:%M:%S}",
-        ),
+    subject = format_lazy(_("CRM {name}: {state}"), name=crm.name, state=label)
+    message = format_lazy(
+        _("The delivery circuit of {name} ({slug}) is now {state} ({when}, Paris time)."),
+        name=crm.name,
+        slug=crm.slug,
+        state=label,
+        when=f"{timezone.localtime():%d/%m/%Y %H:%M:%S}",
     )
+    # Once the change is committed: not while a batch's write holds its row
+    # locks waiting on the mail server, and never for a change rolled back.
+    transaction.on_commit(lambda: notify_admins(subject=subject, message=message))

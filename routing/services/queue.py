@@ -8,14 +8,16 @@ sent by two workers at once. A task's claimed leads are sent in turn and their
 outcomes written together, in one short transaction (see _deliver).
 """
 
+import dataclasses
 import logging
 import random
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
@@ -25,11 +27,12 @@ from leads.models import Lead
 
 from ..models import CRMHealth, Delivery, DeliveryAttempt
 from ..signals import leads_delivered
-from .decision import delivery_api_keys, lead_route
-from .delivery import AttemptResult, attempt_build, delivery_send
+from .decision import delivery_api_key, delivery_api_keys, lead_route
+from .delivery import AttemptResult, attempt_build, attempt_result_of_error, delivery_send
 from .health import (
     circuit_budget,
     circuit_check,
+    circuit_failures_reset,
     circuit_health,
     circuit_is_healthy,
     circuit_record_failure,
@@ -39,6 +42,14 @@ from .health import (
 logger = logging.getLogger(__name__)
 
 CLAIM_CHUNK = 500
+# A batch's write, tried again this many times in all when the database
+# refuses it for a passing reason (deadlock, serialization, lost connection).
+WRITE_TRIES = 3
+# A batch writes what it collected at least this often: a worker that dies
+# mid-batch loses about this much of the buyers' answers, not minutes' worth.
+WRITE_EVERY_SECONDS = 1.0
+# last_error of an item the lease gave back: its worker may have sent it.
+LEASE_EXPIRED = "LEASE_EXPIRED"
 
 FINAL_LEAD_STATUS = {
     DeliveryAttempt.Outcome.SUCCESS: Lead.Status.SUCCESS,
@@ -128,19 +139,25 @@ def _deliver(deliveries: list[Delivery], *, token: datetime) -> list[str]:
     """One attempt for each claimed delivery, sent one after the other on the
     process's keep-alive session; their outcomes are written together.
 
-    Nothing is written between a send and its record but in memory: a crash
-    there leaves the items claimed, the lease hands them out again and the
-    buyer drops the repeat by its Idempotency-Key. The circuit is read once
-    per CRM; after a transient failure, or an answer from a CRM whose
-    circuit was not healthy, what was collected is written at once and the
-    circuit read again, so the breaker counts and opens as it would lead by
-    lead, and a probe's answer decides the rest of the batch."""
+    What was collected is written at least every WRITE_EVERY_SECONDS: a
+    crash loses at most that many seconds of answers, whose items stay
+    claimed; the lease hands them out again, and the buyer answers the
+    repeat (same Idempotency-Key) with a "doublon", counted as delivered
+    (_after_lease). The circuit is read once per CRM; after a transient
+    failure, or an answer from a CRM whose circuit was not healthy, what was
+    collected is written at once and the circuit read again, so the breaker
+    counts and opens as it would lead by lead, and a probe's answer decides
+    the rest of the batch."""
     outcomes = _Outcomes(token)
     circuits: dict[int, CRMHealth | None] = {}
-    api_keys = delivery_api_keys(deliveries)
     results = []
+    handled = set()  # pks whose outcome is in `outcomes` (or written)
+    sending = None  # the pk whose request is out
     try:
+        api_keys = _batch_api_keys(deliveries)
         for delivery in deliveries:
+            if outcomes.age() >= WRITE_EVERY_SECONDS:
+                outcomes.write()
             crm_id = delivery.crm_id
             if crm_id not in circuits:
                 circuits[crm_id] = getattr(delivery.crm, "health", None)
@@ -149,11 +166,28 @@ def _deliver(deliveries: list[Delivery], *, token: datetime) -> list[str]:
             if wait_until is not None:
                 # Circuit open: queue without an attempt (no retry is used up).
                 outcomes.add_held_back(delivery, until=wait_until)
+                handled.add(delivery.pk)
                 results.append("circuit_open")
                 continue
-            result = delivery_send(delivery=delivery, api_key=api_keys[delivery.pk])
+            api_key = ""
+            try:
+                if delivery.pk not in api_keys:
+                    api_key = delivery_api_key(delivery)
+                else:
+                    api_key = api_keys[delivery.pk]
+                sending = delivery.pk
+                result = _after_lease(delivery, delivery_send(delivery=delivery, api_key=api_key))
+            except Exception as exc:
+                # Our error, not the CRM's answer: that lead goes on the
+                # retry ladder, its circuit untouched, the batch carries on.
+                result = attempt_result_of_error(delivery=delivery, exc=exc, api_key=api_key)
+                outcomes.add(delivery, result, at=timezone.now(), crm_failure=False)
+                handled.add(delivery.pk)
+                results.append(result.outcome)
+                continue
             at = timezone.now()
             outcomes.add(delivery, result, at=at)
+            handled.add(delivery.pk)
             results.append(result.outcome)
             transient = result.outcome == DeliveryAttempt.Outcome.TRANSIENT
             if transient or not circuit_is_healthy(seen):
@@ -163,10 +197,38 @@ def _deliver(deliveries: list[Delivery], *, token: datetime) -> list[str]:
                     if outage_started_at is not None:
                         _drain_backlog(crm_id, at, outage_started_at)
                 circuits[crm_id] = circuit_health(crm_id)
-    finally:
-        # Even when a send raised: what the buyer already answered is kept.
-        outcomes.write()
+    except BaseException:
+        # Left early: what the buyer already answered is kept, and what was
+        # not sent goes back to the queue now rather than after the lease.
+        # The lead whose request was out may have reached the buyer: the
+        # lease gives it back, marked so (see _after_lease).
+        try:
+            outcomes.write()
+        finally:
+            unsent = [d.pk for d in deliveries if d.pk not in handled and d.pk != sending]
+            queue_release(unsent, token)
+        raise
+    outcomes.write()
     return results
+
+
+def _after_lease(delivery: Delivery, result: AttemptResult) -> AttemptResult:
+    """A "doublon" for an item the lease gave back is our own earlier send
+    answered: its worker sent it (same Idempotency-Key) and died before
+    writing the answer. The buyer has the lead from us: it was delivered."""
+    if result.outcome == DeliveryAttempt.Outcome.DUPLICATE and delivery.last_error == LEASE_EXPIRED:
+        return dataclasses.replace(result, outcome=DeliveryAttempt.Outcome.SUCCESS, error="")
+    return result
+
+
+def _batch_api_keys(deliveries: list[Delivery]) -> dict:
+    """The batch's keys in one query; when one lead's data breaks that, an
+    empty map: each lead's key is then read on its own, in its own try."""
+    try:
+        return delivery_api_keys(deliveries)
+    except Exception:
+        logger.warning("delivery keys: batch read failed, read lead by lead", exc_info=True)
+        return {}
 
 
 class _Outcomes:
@@ -180,11 +242,19 @@ class _Outcomes:
         self.token = token
         self._clear()
 
+    def age(self) -> float:
+        """Seconds since the last write (or the batch's start)."""
+        return time.monotonic() - self._written
+
     def _clear(self) -> None:
+        self._written = time.monotonic()
         self.attempts: list[DeliveryAttempt] = []
         # delivery pk -> (delivery, lead status, the delivery's changed fields)
         self.finished: dict = {}
         self.failures: list[tuple[int, datetime]] = []  # (crm_id, when) of transient failures
+        # CRMs that answered (not transiently) after their last transient
+        # failure here: their count of consecutive failures starts again.
+        self.answered: set[int] = set()
 
     def add_held_back(self, delivery: Delivery, *, until: datetime) -> None:
         changes = {
@@ -194,10 +264,18 @@ class _Outcomes:
         }
         self.finished[delivery.pk] = (delivery, Lead.Status.QUEUED, changes)
 
-    def add(self, delivery: Delivery, result: AttemptResult, *, at: datetime) -> None:
+    def add(
+        self, delivery: Delivery, result: AttemptResult, *, at: datetime, crm_failure: bool = True
+    ) -> None:
+        """`crm_failure`: whether a transient outcome counts against the
+        CRM's circuit (not when the error was ours)."""
         self.attempts.append(attempt_build(delivery=delivery, result=result, at=at))
         attempts = delivery.attempts + 1
         changes = {"attempts": attempts, "last_error": result.error}
+        if result.outcome != DeliveryAttempt.Outcome.TRANSIENT:
+            self.answered.add(delivery.crm_id)
+        elif crm_failure:
+            self.answered.discard(delivery.crm_id)
         if result.outcome == DeliveryAttempt.Outcome.SUCCESS:
             # delivered_at is set when the success is written (see write()).
             changes["state"] = Delivery.State.SUCCESS
@@ -206,7 +284,8 @@ class _Outcomes:
             changes.update(state=Delivery.State.FAILED, delivered_at=None)
             lead_status = FINAL_LEAD_STATUS[result.outcome]
         else:
-            self.failures.append((delivery.crm_id, at))
+            if crm_failure:
+                self.failures.append((delivery.crm_id, at))
             delays = settings.DELIVERY_RETRY_DELAYS
             if attempts > len(delays):
                 changes["state"] = Delivery.State.EXHAUSTED
@@ -230,11 +309,42 @@ class _Outcomes:
 
         A success's delivered_at is the time it is written, the same for
         the batch's successes, so they take one UPDATE (the attempt row keeps
-        the exact time of the answer)."""
-        attempts, finished, failures = self.attempts, self.finished, self.failures
-        self._clear()  # a failed write is not retried: the lease covers it
-        if not (attempts or finished):
+        the exact time of the answer).
+
+        Everything is still in memory until the commit: a write that lost a
+        deadlock or a serialization check, or its connection, is tried
+        again. When it keeps failing, the outcomes stay for the batch's next
+        write; if none succeeds, the lease sends the leads again."""
+        if not (self.attempts or self.finished):
             return
+        for tries in range(1, WRITE_TRIES + 1):
+            try:
+                self._write_once()
+            except OperationalError:
+                if not connection.in_atomic_block:
+                    connection.close_if_unusable_or_obsolete()  # a dropped connection
+                for attempt in self.attempts:
+                    attempt.pk = None  # the rolled-back INSERT gave it one
+                if tries == WRITE_TRIES:
+                    logger.exception(
+                        "delivery batch write failed %s times, left to the lease: leads=%s",
+                        tries,
+                        sorted(self.finished),
+                    )
+                    self._written = time.monotonic()  # not again at once for each lead
+                    return
+                logger.warning("delivery batch write failed, trying again", exc_info=True)
+            else:
+                self._clear()
+                return
+
+    def _write_once(self) -> None:
+        attempts, finished, failures, answered = (
+            self.attempts,
+            self.finished,
+            self.failures,
+            self.answered,
+        )
         with transaction.atomic():
             written_at = timezone.now()
             held = set(
@@ -247,7 +357,9 @@ class _Outcomes:
             same_changes: dict[tuple, list] = {}
             same_status: dict[str, list] = {}
             delivered = []
-            for pk in held:
+            # By (order, lead): the budget receiver locks the orders in this
+            # order, the same for every batch (no deadlock between two).
+            for pk in sorted(held, key=lambda pk: (finished[pk][0].order_id or 0, pk)):
                 delivery, lead_status, changes = finished[pk]
                 if changes["state"] == Delivery.State.SUCCESS:
                     changes["delivered_at"] = written_at
@@ -265,6 +377,11 @@ class _Outcomes:
                 leads_delivered.send(sender=Delivery, deliveries=delivered)
             for crm_id, at in failures:
                 circuit_record_failure(crm_id=crm_id, now=at)
+            if answered:
+                # The loop resets the count only when the circuit looked
+                # unhealthy at the start; failures other workers counted
+                # since would add up to a false opening. Normally 0 rows.
+                circuit_failures_reset(crm_ids=answered)
 
 
 def _drain_backlog(crm_id: int, now: datetime, outage_started_at: datetime) -> None:
@@ -312,7 +429,9 @@ def queue_process(
     run.released = Delivery.objects.filter(
         state=Delivery.State.PROCESSING,
         claimed_at__lt=now - timedelta(seconds=settings.DELIVERY_LEASE_SECONDS),
-    ).update(state=Delivery.State.PENDING, claimed_at=None, next_attempt_at=now)
+    ).update(
+        state=Delivery.State.PENDING, claimed_at=None, next_attempt_at=now, last_error=LEASE_EXPIRED
+    )
 
     due = Delivery.objects.filter(state=Delivery.State.PENDING, next_attempt_at__lte=now)
     for crm_id in due.values_list("crm_id", flat=True).distinct().order_by():
