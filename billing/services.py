@@ -73,12 +73,6 @@ def _consume_on_delivery(sender, deliveries: list[Delivery], **kwargs) -> None:
     budgets_consume(deliveries=deliveries)
 
 
-def budget_consume(*, delivery: Delivery) -> BudgetTransaction | None:
-    """Charge a prepaid order for a delivered lead (see budgets_consume)."""
-    charged = budgets_consume(deliveries=[delivery])
-    return charged[0] if charged else None
-
-
 def budgets_consume(*, deliveries: list[Delivery]) -> list[BudgetTransaction]:
     """Charge the prepaid orders of delivered leads, one ledger row each.
 

@@ -27,7 +27,7 @@ from routing.models import (
     SandboxReceipt,
 )
 from routing.services.decision import lead_route
-from routing.services.delivery import AttemptResult, attempt_record
+from routing.services.delivery import AttemptResult, attempt_build
 from routing.services.verification import verification_run
 from tracking.services import event_record, session_start
 
@@ -60,7 +60,9 @@ def superuser_client(client):
         ip="127.0.0.1",
     )
     delivery = lead_route(lead=lead)
-    attempt_record(delivery=delivery, result=AttemptResult("success", 201, "{}", "", 12))
+    attempt_build(
+        delivery=delivery, result=AttemptResult("success", 201, "{}", "", 12), at=timezone.now()
+    ).save()
     now = timezone.now()
     Delivery.objects.filter(pk=delivery.pk).update(state="success", delivered_at=now)
     lead.status = "success"

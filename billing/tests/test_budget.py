@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from billing.models import BudgetAlert, BudgetTransaction
 from billing.selectors import budget_level
-from billing.services import BillingError, budget_alerts_check, budget_consume, budget_topup
+from billing.services import BillingError, budget_alerts_check, budget_topup, budgets_consume
 from enersolar.tests.factories import UserFactory
 from leads.models import Lead
 from routing.models import Delivery, Order
@@ -159,7 +159,7 @@ def test_a_lead_is_never_charged_twice(market):
     # The same task delivered again by the broker, and the hook run again.
     assert deliver(lead) == "not_claimed"
     delivery = Delivery.objects.get(pk=lead.pk)
-    assert budget_consume(delivery=delivery) is None
+    assert budgets_consume(deliveries=[delivery]) == []
 
     assert len(consumptions(order)) == 1
     order.refresh_from_db()

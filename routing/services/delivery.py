@@ -10,7 +10,6 @@ from email.utils import parsedate_to_datetime
 
 import requests
 from django.conf import settings
-from django.utils import timezone
 from requests.adapters import HTTPAdapter
 
 from enersolar.models import mask_secret
@@ -231,9 +230,3 @@ def attempt_build(*, delivery: Delivery, result: AttemptResult, at: datetime) ->
         error=result.error,
         outcome=result.outcome,
     )
-
-
-def attempt_record(*, delivery: Delivery, result: AttemptResult) -> DeliveryAttempt:
-    attempt = attempt_build(delivery=delivery, result=result, at=timezone.now())
-    attempt.save()
-    return attempt
