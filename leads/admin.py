@@ -106,20 +106,7 @@ class LeadAdmin(ReadOnlyAdmin):
         ),
         (
             _("Project"),
-            {
-                "fields": [
-                    "type_logement",
-                    "statut_occupant",
-                    "surface_habitable",
-                    "annee_construction",
-                    "type_chauffage",
-                    "facture_electricite",
-                    "facture_chauffage",
-                    "type_projet",
-                    "delai_projet",
-                    "budget",
-                ]
-            },
+            {"fields": [*Lead.HOUSING_FIELDS, *Lead.PROJECT_FIELDS]},
         ),
         (
             _("Origin"),

@@ -49,6 +49,21 @@ class Lead(models.Model):
         Status.DUPLICATE_INTERNAL,
     )
 
+    # The person and the project, free text as the visitor gave them (SPEC §3.1);
+    # housing type and occupancy status, which have defaults, come apart.
+    PERSON_FIELDS = ("civilite", "nom", "prenom", "code_postal", "ville", "adresse")
+    PROJECT_FIELDS = (
+        "surface_habitable",
+        "annee_construction",
+        "type_chauffage",
+        "facture_electricite",
+        "facture_chauffage",
+        "type_projet",
+        "delai_projet",
+        "budget",
+    )
+    HOUSING_FIELDS = ("type_logement", "statut_occupant")
+
     class Source(models.TextChoices):
         PUBLIC = "public", _("public form")
         PARTNER = "partner", _("partner API")

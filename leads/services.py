@@ -25,22 +25,7 @@ logger = logging.getLogger(__name__)
 DOUBLE_SUBMIT_SECONDS = 5
 
 # Optional text fields copied as they come (already length-checked by the API).
-PERSON_FIELDS = (
-    "civilite",
-    "nom",
-    "prenom",
-    "code_postal",
-    "ville",
-    "adresse",
-    "surface_habitable",
-    "annee_construction",
-    "type_chauffage",
-    "facture_electricite",
-    "facture_chauffage",
-    "type_projet",
-    "delai_projet",
-    "budget",
-)
+PERSON_FIELDS = Lead.PERSON_FIELDS + Lead.PROJECT_FIELDS
 
 
 @dataclass(frozen=True)
