@@ -16,6 +16,11 @@ class EnersolarConfig(AppConfig):
     verbose_name = _("Configuration")
 
     def ready(self):
+        from django.core import checks
+
+        from .checks import beat_schedule_check
+
+        checks.register(beat_schedule_check)
         # Runs after every migrate and every flush (as between transactional
         # tests), once all apps' permissions exist: the roles always cover the
         # current models and the reference data is always there.

@@ -12,6 +12,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 from import_export.formats import base_formats
 
+from enersolar.beat import JOBS as BEAT_JOBS
+from enersolar.beat import beat_schedule, setting_name
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("ENERSOLAR_VAR_DIR", default=str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -295,7 +298,10 @@ if not CELERY_BROKER_URL.startswith("filesystem://"):
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
-# The whole periodic schedule lives in enersolar/beat.py.
+# The periodic jobs (enersolar/beat.py), each timed by its BEAT_<JOB> variable.
+CELERY_BEAT_SCHEDULE = beat_schedule(
+    {name: env.str(setting_name(name), default="") for name, _task, _default in BEAT_JOBS}
+)
 
 # --- Delivery to buyer CRMs (SPEC §5) -----------------------------------------------
 CRM_CONNECT_TIMEOUT = env.float("CRM_CONNECT_TIMEOUT", default=3.0)
@@ -314,7 +320,9 @@ DELIVERY_STUCK_SECONDS = env.int("DELIVERY_STUCK_SECONDS", default=120)
 # Bounded drain: at most this many queued leads per CRM per queue run (a minute).
 DELIVERY_DRAIN_PER_RUN = env.int("DELIVERY_DRAIN_PER_RUN", default=30000)
 CIRCUIT_FAILURE_THRESHOLD = env.int("CIRCUIT_FAILURE_THRESHOLD", default=3)
-CIRCUIT_COOLDOWN_SECONDS = env.int("CIRCUIT_COOLDOWN_SECONDS", default=300)
+# An open circuit lets one probe through after this long: no longer than the
+# first retry delay, so a buyer that comes back gets its leads within minutes.
+CIRCUIT_COOLDOWN_SECONDS = env.int("CIRCUIT_COOLDOWN_SECONDS", default=60)
 # The built-in pretend buyer (/sandbox/crm/<slug>/…): on by default, off in production.
 SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=not IS_PRODUCTION)
 

@@ -270,9 +270,9 @@ def test_a_fall_past_several_levels_sends_one_email(market, admin_user):
 
 
 def test_the_hourly_beat_task_checks_budgets():
-    from enersolar.beat import BEAT_SCHEDULE
+    from enersolar import celery_app
 
-    entry = BEAT_SCHEDULE["check-prepaid-budgets"]
+    entry = celery_app.conf.beat_schedule["check-prepaid-budgets"]  # what beat runs
     assert entry["task"] == "billing.tasks.check_budgets"
     assert entry["schedule"].minute == {5}
     assert entry["schedule"].hour == set(range(24))

@@ -395,9 +395,9 @@ def test_editors_cannot_issue(editor_client, month):
 
 
 def test_the_beat_task_issues_last_months_statements(month):
-    from enersolar.beat import BEAT_SCHEDULE
+    from enersolar import celery_app
 
-    entry = BEAT_SCHEDULE["issue-monthly-statements"]
+    entry = celery_app.conf.beat_schedule["issue-monthly-statements"]  # what beat runs
     assert entry["task"] == "billing.tasks.issue_monthly_statements"
     schedule = entry["schedule"]
     assert (schedule.day_of_month, schedule.hour, schedule.minute) == ({1}, {4}, {0})
