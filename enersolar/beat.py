@@ -28,7 +28,7 @@ JOBS = (
 
 
 def timing_parse(value: str) -> schedule:
-    """"60" or "1.5" → every so many seconds; "0 3 * * *" → a crontab."""
+    """A number ("60", "1.5") is an interval in seconds; five fields are a crontab."""
     value = value.strip()
     try:
         seconds = float(value)
