@@ -157,7 +157,7 @@ class _Server(ThreadingHTTPServer):
 
 
 class FakeBuyer:
-    def __init__(self):
+    def __init__(self, port: int = 0):
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._requests: list[ReceivedRequest] = []
@@ -165,7 +165,10 @@ class FakeBuyer:
         self._script: dict[str | None, deque[Answer]] = {}
         self._connections: set[socket.socket] = set()
         self._doublon_on_repeat = False
-        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._listen(port)
+
+    def _listen(self, port: int) -> None:
+        self._server = _Server(("127.0.0.1", port), _Handler)
         self._server.buyer = self
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -175,6 +178,19 @@ class FakeBuyer:
     def start(self) -> FakeBuyer:
         self._thread.start()
         return self
+
+    def go_down(self) -> None:
+        """The buyer's server goes away: connections to its port are refused
+        until `come_back()`. What it received so far is kept."""
+        port = self.port
+        self.stop()
+        self._down_port = port
+
+    def come_back(self) -> None:
+        """Listen again on the same port (the CRM's URL is unchanged)."""
+        self._stopping.clear()
+        self._listen(self._down_port)
+        self.start()
 
     def stop(self) -> None:
         self._stopping.set()  # wake hung handlers
