@@ -245,6 +245,9 @@ class CRMHealth(models.Model):
     opened_at = models.DateTimeField(_("opened at"), null=True, blank=True)
     # When the circuit first opened; kept while failed probes re-open it.
     outage_started_at = models.DateTimeField(_("outage started at"), null=True, blank=True)
+    # The last transient failure: a closed circuit that counted some and heard
+    # nothing since the cool-down gets a probe (circuits_to_probe).
+    last_failure_at = models.DateTimeField(_("last failure at"), null=True, blank=True)
     changed_at = models.DateTimeField(_("last change"), default=timezone.now)
 
     class Meta:

@@ -2,11 +2,12 @@
 probe once after a cool-down, resume on success (SPEC §5)."""
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
@@ -100,7 +101,7 @@ def circuit_record_failure(*, crm_id: int, now: datetime) -> None:
     re-open it when the probe failed."""
     _health(crm_id)
     CRMHealth.objects.filter(crm_id=crm_id).update(
-        consecutive_failures=F("consecutive_failures") + 1
+        consecutive_failures=F("consecutive_failures") + 1, last_failure_at=now
     )
     # A failed probe re-opens quietly: staff heard of the outage when it began.
     reopened = CRMHealth.objects.filter(crm_id=crm_id, state=CRMHealth.State.HALF_OPEN).update(
@@ -127,11 +128,20 @@ def circuit_failures_reset(*, crm_ids) -> int:
     ).update(consecutive_failures=0)
 
 
+@dataclass(frozen=True)
+class Recovery:
+    """A CRM answered after failing: what waits for it may go.
+    `outage_started_at`: when its circuit opened (None: it never opened)."""
+
+    outage_started_at: datetime | None
+
+
 def circuit_record_success(
     *, crm_id: int, now: datetime, seen: CRMHealth | None = None
-) -> datetime | None:
-    """The CRM answered: reset the count and close the circuit. Returns when
-    the outage began if this answer ended one (its backlog is waiting).
+) -> Recovery | None:
+    """The CRM answered: reset the count and close the circuit. Returns a
+    Recovery if this answer ended an outage or a run of failures (leads are
+    waiting for it on the retry ladder).
 
     `seen` is the row read before the attempt: when it showed a healthy
     circuit, there is nothing to write (the common case costs no query)."""
@@ -140,10 +150,12 @@ def circuit_record_success(
     not_closed = CRMHealth.objects.filter(crm_id=crm_id).exclude(state=CRMHealth.State.CLOSED)
     outage = not_closed.values("outage_started_at").first()
     if outage is None:
+        # Closed, and counting failures when the attempt began (`seen`; the
+        # batch's write may have reset the count since): a run of failures ended.
         CRMHealth.objects.filter(crm_id=crm_id, consecutive_failures__gt=0).update(
             consecutive_failures=0
         )
-        return None
+        return Recovery(outage_started_at=None)
     closed = not_closed.update(
         state=CRMHealth.State.CLOSED,
         consecutive_failures=0,
@@ -154,7 +166,25 @@ def circuit_record_success(
     if not closed:
         return None  # another worker's success closed it first
     _announce(crm_id, CRMHealth.State.CLOSED)
-    return outage["outage_started_at"] or now
+    return Recovery(outage_started_at=outage["outage_started_at"] or now)
+
+
+def circuits_to_probe(now: datetime) -> list[int]:
+    """CRMs that failed and were not tried for a cool-down: an open circuit
+    whose probe is due, or a closed one that counted failures below the
+    threshold. Their leads may all wait for a far step of the retry ladder
+    (up to 2 h): the queue run then sends the earliest one as a probe."""
+    quiet_since = now - timedelta(seconds=settings.CIRCUIT_COOLDOWN_SECONDS)
+    return list(
+        CRMHealth.objects.filter(
+            Q(state=CRMHealth.State.OPEN, opened_at__lte=quiet_since)
+            | Q(
+                state=CRMHealth.State.CLOSED,
+                consecutive_failures__gt=0,
+                last_failure_at__lte=quiet_since,
+            )
+        ).values_list("crm_id", flat=True)
+    )
 
 
 def _announce(crm_id: int, state: str) -> None:

@@ -30,6 +30,7 @@ from ..signals import leads_delivered
 from .decision import delivery_api_key, delivery_api_keys, lead_route
 from .delivery import AttemptResult, attempt_build, attempt_result_of_error, delivery_send
 from .health import (
+    Recovery,
     circuit_budget,
     circuit_check,
     circuit_failures_reset,
@@ -37,6 +38,7 @@ from .health import (
     circuit_is_healthy,
     circuit_record_failure,
     circuit_record_success,
+    circuits_to_probe,
 )
 
 logger = logging.getLogger(__name__)
@@ -193,9 +195,9 @@ def _deliver(deliveries: list[Delivery], *, token: datetime) -> list[str]:
             if transient or not circuit_is_healthy(seen):
                 outcomes.write()
                 if not transient:
-                    outage_started_at = circuit_record_success(crm_id=crm_id, now=at, seen=seen)
-                    if outage_started_at is not None:
-                        _drain_backlog(crm_id, at, outage_started_at)
+                    recovery = circuit_record_success(crm_id=crm_id, now=at, seen=seen)
+                    if recovery is not None:
+                        _drain_backlog(crm_id, at, recovery)
                 circuits[crm_id] = circuit_health(crm_id)
     except BaseException:
         # Left early: what the buyer already answered is kept, and what was
@@ -287,7 +289,12 @@ class _Outcomes:
             if crm_failure:
                 self.failures.append((delivery.crm_id, at))
             delays = settings.DELIVERY_RETRY_DELAYS
-            if attempts > len(delays):
+            if delivery.next_attempt_at is not None and delivery.next_attempt_at > at:
+                # A probe, sent before its turn: it keeps its place and its
+                # count on the ladder, so probing a long outage uses up no lead.
+                changes.update(attempts=delivery.attempts, state=Delivery.State.PENDING)
+                lead_status = Lead.Status.QUEUED
+            elif attempts > len(delays):
                 changes["state"] = Delivery.State.EXHAUSTED
                 lead_status = Lead.Status.FAILED
             else:
@@ -384,12 +391,23 @@ class _Outcomes:
                 circuit_failures_reset(crm_ids=answered)
 
 
-def _drain_backlog(crm_id: int, now: datetime, outage_started_at: datetime) -> None:
-    """The CRM is back: what waits for it (queued during the outage, on the
-    retry ladder, or exhausted by the outage itself) is due now, with a fresh
-    ladder for the exhausted, and a queue run starts at once."""
+def _drain_backlog(crm_id: int, now: datetime, recovery: Recovery) -> None:
+    """The CRM answers again: what waits for it on the retry ladder goes.
+
+    After an outage (its circuit opened) everything waiting is due now, with
+    a fresh ladder for what the outage itself exhausted, and a queue run
+    starts at once. After failures that opened no circuit, what waits longer
+    than the cool-down is due after the cool-down: a lead the buyer refuses
+    alone (while it takes the others) is then tried about once per cool-down,
+    not again and again after each success."""
     from ..dispatch import dispatch_queue_run
 
+    if recovery.outage_started_at is None:
+        due_at = now + timedelta(seconds=settings.CIRCUIT_COOLDOWN_SECONDS)
+        Delivery.objects.filter(
+            crm_id=crm_id, state=Delivery.State.PENDING, next_attempt_at__gt=due_at
+        ).update(next_attempt_at=due_at)
+        return
     with transaction.atomic():
         Delivery.objects.filter(
             crm_id=crm_id, state=Delivery.State.PENDING, next_attempt_at__gt=now
@@ -397,7 +415,7 @@ def _drain_backlog(crm_id: int, now: datetime, outage_started_at: datetime) -> N
         exhausted_by_outage = Delivery.objects.filter(
             Exists(
                 DeliveryAttempt.objects.filter(
-                    delivery_id=OuterRef("pk"), attempted_at__gte=outage_started_at
+                    delivery_id=OuterRef("pk"), attempted_at__gte=recovery.outage_started_at
                 )
             ),
             crm_id=crm_id,
@@ -414,6 +432,7 @@ def _drain_backlog(crm_id: int, now: datetime, outage_started_at: datetime) -> N
 class QueueRun:
     released: int = 0  # processing items whose worker vanished, due again
     dispatched: int = 0  # due items claimed and handed to workers
+    probed: int = 0  # waiting items sent before their turn to probe a failing CRM
     swept: int = 0  # pending leads never routed (broker down at intake)
 
 
@@ -434,7 +453,8 @@ def queue_process(
     )
 
     due = Delivery.objects.filter(state=Delivery.State.PENDING, next_attempt_at__lte=now)
-    for crm_id in due.values_list("crm_id", flat=True).distinct().order_by():
+    crms_due = set(due.values_list("crm_id", flat=True).distinct().order_by())
+    for crm_id in crms_due:
         # An open circuit lets one probe through at most; a closed one drains
         # at a bounded rate per run.
         budget, wait_until = circuit_budget(crm_id=crm_id, now=now, limit=limit_per_crm)
@@ -443,7 +463,7 @@ def queue_process(
                 next_attempt_at=wait_until
             )
         while budget > 0:
-            ids = _claim_due(crm_id, now, min(budget, CLAIM_CHUNK))
+            ids = _claim(crm_id, now, min(budget, CLAIM_CHUNK))
             if not ids:
                 break
             if dispatch(ids, now) is False:
@@ -453,6 +473,15 @@ def queue_process(
                 return run
             run.dispatched += len(ids)
             budget -= len(ids)
+
+    # A CRM that failed and has nothing due: its earliest waiting lead goes
+    # now as a probe (see circuits_to_probe), so a buyer that is back gets
+    # its leads within a cool-down or two, whatever their place on the ladder.
+    for crm_id in set(circuits_to_probe(now)) - crms_due:
+        ids = _claim(crm_id, now, 1, due_only=False)
+        if ids and dispatch(ids, now) is False:
+            return run
+        run.probed += len(ids)
 
     stuck = Lead.objects.filter(
         status=Lead.Status.PENDING,
@@ -466,15 +495,18 @@ def queue_process(
     return run
 
 
-def _claim_due(crm_id: int, now: datetime, limit: int) -> list:
-    """Claim up to `limit` due items of one CRM. skip_locked lets two queue
+def _claim(crm_id: int, now: datetime, limit: int, *, due_only: bool = True) -> list:
+    """Claim up to `limit` due items of one CRM (with `due_only=False`, the
+    earliest waiting ones, due or not: a probe). skip_locked lets two queue
     runs (two beats by mistake, or a manual run) split the work instead of
     waiting or taking the same rows. SQLite has no row locks: its IMMEDIATE
     transactions let one writer at a time in, which gives the same result."""
+    waiting = Delivery.objects.filter(crm_id=crm_id, state=Delivery.State.PENDING)
+    if due_only:
+        waiting = waiting.filter(next_attempt_at__lte=now)
     with transaction.atomic():
         ids = list(
-            Delivery.objects.select_for_update(skip_locked=True)
-            .filter(crm_id=crm_id, state=Delivery.State.PENDING, next_attempt_at__lte=now)
+            waiting.select_for_update(skip_locked=True)
             .order_by("next_attempt_at")
             .values_list("pk", flat=True)[:limit]
         )
