@@ -75,7 +75,7 @@ def broker_check() -> str:
             reachable = bool(_redis_client(url, timeout).ping())
         else:
             with Connection(url, connect_timeout=timeout) as broker:
-                broker.ensure_connection(max_retries=1, interval_start=0, timeout=timeout)
+                broker.ensure_connection(max_retries=0, timeout=timeout)
             reachable = True
     except Exception:  # noqa: BLE001 - any failure is "unreachable"
         logger.warning("healthz broker=error", exc_info=True)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from celery import states
-from celery.schedules import crontab
+from celery.schedules import crontab, maybe_schedule
 from celery.schedules import schedule as interval
 from django.db import DatabaseError
 from django.utils import timezone
@@ -167,9 +167,12 @@ def jobs_status(*, now: datetime) -> list[JobStatus]:
     rows = {job.name: job for job in PeriodicJob.objects.filter(name__in=list(schedule))}
     result = []
     for name, entry in schedule.items():
+        timing = maybe_schedule(entry["schedule"], app=celery_app)
         job = rows.get(name) or PeriodicJob(name=name, task=entry["task"], created_at=None)
+        # Counted from the last start or, for a job that never ran, from its row.
         reference = job.last_started_at or job.created_at
-        period = job_period(entry["schedule"], reference or now)
+        next_due = due_after(timing, reference or now)
+        period = job_period(timing, reference or now)
         result.append(
             JobStatus(
                 name=name,
@@ -180,7 +183,7 @@ def jobs_status(*, now: datetime) -> list[JobStatus]:
                 last_outcome=job.last_outcome,
                 last_error=job.last_error,
                 last_success_at=job.last_success_at,
-                next_due_at=due_after(entry["schedule"], reference) if reference else None,
+                next_due_at=next_due if reference else None,
                 overdue=reference is not None and now - reference > OVERDUE_PERIODS * period,
                 now=now,
             )

@@ -360,8 +360,7 @@ IMPORT_FORMATS = EXPORT_FORMATS = [base_formats.CSV]
 # IP address in plain HTTP would fail.
 PROBE_VIEWS = {"/healthz": "enersolar.health.healthz", "/metrics": "backoffice.metrics.metrics"}
 MIDDLEWARE = ["enersolar.health.ProbeMiddleware", *MIDDLEWARE]
-# Each of /healthz's checks gives up after this long, so that a hung broker
-# still gets a quick 503.
+# /healthz's broker check gives up after this long: a hung broker still gets a quick 503.
 HEALTHZ_TIMEOUT_SECONDS = env.float("HEALTHZ_TIMEOUT_SECONDS", default=0.05)
 # /metrics answers 404 unless one of these is set; with both, both must match.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")

@@ -60,6 +60,19 @@ def test_healthz_is_503_quickly_when_redis_is_down(settings):
     assert elapsed < 0.5
 
 
+def test_healthz_does_not_wait_for_a_hung_broker(settings):
+    """A port that accepts connections and never answers, as a stuck Redis."""
+    with socket.socket() as hung:
+        hung.bind(("127.0.0.1", 0))
+        hung.listen()
+        settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{hung.getsockname()[1]}/0"
+
+        response, elapsed = get_healthz()
+
+    assert response.status_code == 503
+    assert elapsed < 0.5
+
+
 @pytest.mark.skipif(
     not django_settings.CELERY_BROKER_URL.startswith("redis"), reason="the broker is not Redis"
 )

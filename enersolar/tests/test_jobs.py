@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from celery.beat import ScheduleEntry, Scheduler
 
 from billing import tasks as billing_tasks
 from enersolar import celery_app
@@ -44,6 +45,18 @@ def run(task, *, headers=FROM_BEAT, args=()):
 
 def by_name(now) -> dict:
     return {job.name: job for job in jobs_status(now=now)}
+
+
+def test_beat_marks_the_tasks_it_sends(monkeypatch):
+    """What tells a job's run from any other run of its task (Celery ≥ 5.7)."""
+    sent = {}
+    task = billing_tasks.check_budgets
+    monkeypatch.setattr(task, "apply_async", lambda *args, **options: sent.update(options))
+    entry = ScheduleEntry(name="check-prepaid-budgets", task=task.name, schedule=60, app=celery_app)
+
+    Scheduler(celery_app, lazy=True).apply_async(entry, advance=False)
+
+    assert sent["headers"] == FROM_BEAT
 
 
 def test_every_job_of_the_schedule_has_a_row_after_migrate():
