@@ -1,8 +1,8 @@
 """Probes: `/healthz` for load balancers, `/api/readiness` for staff.
 
 /healthz answers whether this web process can reach the database and the
-broker, bounded by HEALTHZ_TIMEOUT_SECONDS whatever is down, with no
-authentication and nothing secret in its answer. It and /metrics are
+broker (that check bounded by HEALTHZ_TIMEOUT_SECONDS, whatever state the
+broker is in), with no authentication and nothing secret in its answer. It and /metrics are
 answered by ProbeMiddleware, first of all middleware: before host
 validation (a load balancer asks by IP address), the HTTPS redirect (it asks
 in plain HTTP behind the TLS proxy), sessions and the locale.
