@@ -10,6 +10,8 @@ from datetime import datetime
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
+from enersolar.jobs import jobs_status
+from enersolar.workers import workers_status
 from leads.models import Lead
 from routing.models import Delivery
 from routing.selectors import queue_stats
@@ -124,4 +126,9 @@ def dashboard_build(*, user, now: datetime) -> dict:
         widgets["verification"] = selectors.verification_last() or False
     if user.has_perm("billing.view_budgetalert"):
         widgets["budget_alerts"] = selectors.budget_alerts_open()
+    if user.has_perm("enersolar.view_periodicjob"):
+        # Last run / next due of every beat job (red when overdue), and each
+        # worker's heartbeat: one query each.
+        widgets["jobs"] = jobs_status(now=now)
+        widgets["workers"] = workers_status(now=now)
     return {"generated_at": now, **widgets} if widgets else {}

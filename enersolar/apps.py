@@ -4,11 +4,13 @@ from django.utils.translation import gettext_lazy as _
 
 
 def _sync_after_migrate(sender, using="default", apps=None, **kwargs):
+    from .jobs import jobs_sync
     from .reference import reference_data_sync
     from .roles import roles_sync
 
     reference_data_sync(apps, using=using)
     roles_sync(apps, using=using)
+    jobs_sync(apps, using=using)
 
 
 class EnersolarConfig(AppConfig):
@@ -16,11 +18,20 @@ class EnersolarConfig(AppConfig):
     verbose_name = _("Configuration")
 
     def ready(self):
+        from celery import signals
         from django.core import checks
 
         from .checks import beat_schedule_check
+        from .jobs import job_finished, job_started
+        from .workers import heartbeat_start, heartbeat_stop
 
         checks.register(beat_schedule_check)
+        # What operators watch (README, "Monitoring"): the periodic jobs' runs
+        # as beat fires them, and each worker's heartbeat.
+        signals.task_prerun.connect(job_started, dispatch_uid="enersolar_job_started")
+        signals.task_postrun.connect(job_finished, dispatch_uid="enersolar_job_finished")
+        signals.worker_ready.connect(heartbeat_start, dispatch_uid="enersolar_heartbeat_start")
+        signals.worker_shutdown.connect(heartbeat_stop, dispatch_uid="enersolar_heartbeat_stop")
         # Runs after every migrate and every flush (as between transactional
         # tests), once all apps' permissions exist: the roles always cover the
         # current models and the reference data is always there.

@@ -1,11 +1,13 @@
 """The core every app needs: CRMs, accounts (tenants) and their routing,
-product types, departments, inbound API keys, code sequences, the journal."""
+product types, departments, inbound API keys, code sequences, the journal,
+and what operators watch: the periodic jobs' last runs, the workers' heartbeats."""
 
 from decimal import Decimal
 
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -264,3 +266,51 @@ def money_field(verbose_name, **kwargs) -> models.DecimalField:
     kwargs.setdefault("decimal_places", 2)
     kwargs.setdefault("validators", [MinValueValidator(Decimal("0"))])
     return models.DecimalField(verbose_name, **kwargs)
+
+
+class PeriodicJob(models.Model):
+    """What a job of the beat schedule (enersolar/beat.py) last did, as beat
+    fires it: one row per job, written by enersolar/jobs.py around each run."""
+
+    class Outcome(models.TextChoices):
+        OK = "ok", _("ok")
+        ERROR = "error", _("error")
+
+    name = models.CharField(_("job"), max_length=100, primary_key=True)
+    task = models.CharField(_("task"), max_length=200)
+    # Since when the job is known: "never ran" turns overdue from here.
+    created_at = models.DateTimeField(_("known since"), default=timezone.now)
+    last_started_at = models.DateTimeField(_("last start"), null=True, blank=True)
+    last_finished_at = models.DateTimeField(_("last end"), null=True, blank=True)
+    last_outcome = models.CharField(
+        _("last outcome"), max_length=10, choices=Outcome.choices, blank=True
+    )
+    last_error = models.CharField(_("last error"), max_length=500, blank=True)
+    last_success_at = models.DateTimeField(_("last success"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("periodic job")
+        verbose_name_plural = _("periodic jobs")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class WorkerHeartbeat(models.Model):
+    """A Celery worker process's last sign of life (enersolar/workers.py)."""
+
+    hostname = models.CharField(_("worker"), max_length=255)
+    pid = models.PositiveIntegerField(_("process"))
+    started_at = models.DateTimeField(_("started at"), default=timezone.now)
+    last_seen_at = models.DateTimeField(_("last heartbeat"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("worker heartbeat")
+        verbose_name_plural = _("worker heartbeats")
+        # Two workers of one host share a node name (celery@host): the pid tells them apart.
+        constraints = [
+            models.UniqueConstraint(fields=["hostname", "pid"], name="worker_heartbeat_process")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.hostname} ({self.pid})"

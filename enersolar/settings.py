@@ -353,3 +353,27 @@ IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
 IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "add"
 IMPORT_EXPORT_USE_TRANSACTIONS = True
 IMPORT_FORMATS = EXPORT_FORMATS = [base_formats.CSV]
+
+# --- Monitoring (README, "Monitoring") ---------------------------------------------
+# /healthz (load balancers) and /metrics (Prometheus) are answered first of all
+# middleware: before host validation and the HTTPS redirect, which a probe by
+# IP address in plain HTTP would fail.
+PROBE_VIEWS = {"/healthz": "enersolar.health.healthz", "/metrics": "backoffice.metrics.metrics"}
+MIDDLEWARE = ["enersolar.health.ProbeMiddleware", *MIDDLEWARE]
+# /healthz's broker check gives up after this long: a hung broker still gets a quick 503.
+HEALTHZ_TIMEOUT_SECONDS = env.float("HEALTHZ_TIMEOUT_SECONDS", default=0.05)
+# /metrics answers 404 unless one of these is set; with both, both must match.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
+# Each Celery worker writes its heartbeat this often; stale after three missed.
+WORKER_HEARTBEAT_SECONDS = env.float("WORKER_HEARTBEAT_SECONDS", default=30)
+# Error reporting, off unless a DSN is given.
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    from enersolar.sentry import sentry_init
+
+    sentry_init(
+        dsn=SENTRY_DSN,
+        environment=env.str("SENTRY_ENVIRONMENT", default=DJANGO_ENV),
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+    )

@@ -256,11 +256,11 @@ def test_dashboard_queries_do_not_grow_with_the_data(
     as_superuser(client)
 
     # Session, user, the sidebar's admin log, and one query per number group:
-    # queue, circuits, leads, form starts, verification, budget alerts.
-    with django_assert_max_num_queries(9):
+    # queue, circuits, leads, form starts, verification, budget alerts, jobs, workers.
+    with django_assert_max_num_queries(11):
         response = client.get(reverse("admin:index"))
     assert response.context["dashboard"]["leads"]["week_total"] == 7 * leads_per_day
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(10):
         client.get(reverse("admin:dashboard_widgets"))
 
 
