@@ -54,6 +54,8 @@ TIMINGS = {
     "RATE_LIMIT_LEADS": "100000/min",
     "RATE_LIMIT_TRACKING": "100000/min",
     "RATE_LIMIT_PARTNER": "100000/min",
+    "WORKER_HEARTBEAT_SECONDS": "2",
+    "METRICS_TOKEN": "system-tests-metrics-token",
     "WEB_CONCURRENCY": "2",
     "WORKER_CONCURRENCY": "4",
 }
