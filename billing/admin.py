@@ -12,12 +12,13 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from enersolar.admin_tools import ReadOnlyAdmin, ReadOnlyInline
+from enersolar.csv_export import csv_response
 from leads.models import Lead
 from routing.admin import LeadAdmin as RoutingLeadAdmin
 from routing.admin import OrderAdmin as RoutingOrderAdmin
 from routing.models import Order
 
-from .exports import statement_csv, statement_pdf
+from .exports import CSV_DELIMITER, statement_csv_rows, statement_pdf
 from .models import BudgetTransaction, LeadReturn, Statement, StatementLine
 from .selectors import budget_level, cross_crm_summary
 from .services import BillingError, budget_topup, lead_return, statements_issue
@@ -76,9 +77,11 @@ class StatementAdmin(ReadOnlyAdmin):
 
     def csv_view(self, request, pk):
         statement = get_object_or_404(Statement.objects.select_related("creditor", "debtor"), pk=pk)
-        response = HttpResponse(statement_csv(statement), content_type="text/csv")
-        response["Content-Disposition"] = f'attachment; filename="{statement.number}.csv"'
-        return response
+        return csv_response(
+            statement_csv_rows(statement),
+            filename=f"{statement.number}.csv",
+            delimiter=CSV_DELIMITER,
+        )
 
     def pdf_view(self, request, pk):
         statement = get_object_or_404(Statement.objects.select_related("creditor", "debtor"), pk=pk)
