@@ -140,6 +140,50 @@ class AdminLoginThrottle(PublicRateThrottle):
     scope = "admin_login"
 
 
+class TokenFailureThrottle(PublicRateThrottle):
+    """Failed token authentications per address (staff tokens and partner
+    keys alike), like the admin login: past the rate, the address gets 429
+    before its token is even looked up. Only failures count, so a client
+    with a good token is never slowed down; a cache outage lets it through."""
+
+    scope = "token_failures"
+
+    def _load(self, request) -> None:
+        self.key = self.get_cache_key(request, None)
+        self.now = self.timer()
+        self.history = [t for t in self.cache.get(self.key, []) if t > self.now - self.duration]
+
+    def blocked(self, request) -> bool:
+        try:
+            self._load(request)
+        except Exception:  # noqa: BLE001 - any cache failure means "let it through"
+            logger.warning("rate-limit cache unavailable; token allowed", exc_info=True)
+            return False
+        return len(self.history) >= self.num_requests
+
+    def failure(self, request) -> None:
+        try:
+            self._load(request)
+            self.throttle_success()  # records this attempt in the window
+        except Exception:  # noqa: BLE001
+            logger.warning("rate-limit cache unavailable; failure not counted", exc_info=True)
+
+
+def token_authenticate(request, authenticate):
+    """`authenticate()` behind TokenFailureThrottle: 429 for an address past
+    its failures, and each AuthenticationFailed counted."""
+    throttle = TokenFailureThrottle()
+    if throttle.blocked(request):
+        raise exceptions.Throttled(
+            wait=throttle.wait(), detail="Too many failed authentications from your address."
+        )
+    try:
+        return authenticate()
+    except exceptions.AuthenticationFailed:
+        throttle.failure(request)
+        raise
+
+
 class LenientContentNegotiation(DefaultContentNegotiation):
     """Public bodies are JSON whatever the label (beacons, old scripts, or no
     Content-Type at all): fall back to the JSON parser instead of a 415."""
