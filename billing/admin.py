@@ -2,6 +2,7 @@ from datetime import timedelta
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -77,6 +78,8 @@ class StatementAdmin(ReadOnlyAdmin):
 
     def csv_view(self, request, pk):
         statement = get_object_or_404(Statement.objects.select_related("creditor", "debtor"), pk=pk)
+        if not self.has_view_permission(request, statement):
+            raise PermissionDenied
         return csv_response(
             statement_csv_rows(statement),
             filename=f"{statement.number}.csv",
@@ -85,6 +88,8 @@ class StatementAdmin(ReadOnlyAdmin):
 
     def pdf_view(self, request, pk):
         statement = get_object_or_404(Statement.objects.select_related("creditor", "debtor"), pk=pk)
+        if not self.has_view_permission(request, statement):
+            raise PermissionDenied
         response = HttpResponse(statement_pdf(statement), content_type="application/pdf")
         response["Content-Disposition"] = f'inline; filename="{statement.number}.pdf"'
         return response
@@ -109,6 +114,8 @@ class StatementAdmin(ReadOnlyAdmin):
     def overview_view(self, request):
         """The billing page: balances per CRM for a period, pairs, budgets,
         statements and the latest ledger entries."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied  # billing is the Admins' (enersolar/roles.py)
         days = {"7": 7, "30": 30, "90": 90}.get(request.GET.get("days", "30"), 30)
         end = timezone.now()
         summary = cross_crm_summary(end - timedelta(days=days), end)
