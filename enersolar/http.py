@@ -148,12 +148,17 @@ class TokenFailureThrottle(PublicRateThrottle):
 
     scope = "token_failures"
 
+    def get_rate(self):
+        return self.THROTTLE_RATES.get(self.scope)  # none set: no limit
+
     def _load(self, request) -> None:
         self.key = self.get_cache_key(request, None)
         self.now = self.timer()
         self.history = [t for t in self.cache.get(self.key, []) if t > self.now - self.duration]
 
     def blocked(self, request) -> bool:
+        if self.rate is None:
+            return False
         try:
             self._load(request)
         except Exception:  # noqa: BLE001 - any cache failure means "let it through"
@@ -162,6 +167,8 @@ class TokenFailureThrottle(PublicRateThrottle):
         return len(self.history) >= self.num_requests
 
     def failure(self, request) -> None:
+        if self.rate is None:
+            return
         try:
             self._load(request)
             self.throttle_success()  # records this attempt in the window
