@@ -142,52 +142,26 @@ class AdminLoginThrottle(PublicRateThrottle):
 
 class TokenFailureThrottle(PublicRateThrottle):
     """Failed token authentications per address (staff tokens and partner
-    keys alike), like the admin login: past the rate, the address gets 429
-    before its token is even looked up. Only failures count, so a client
-    with a good token is never slowed down; a cache outage lets it through."""
+    keys alike), like the admin login. Only failures are counted, so a good
+    token costs nothing more; a cache outage lets the request through."""
 
     scope = "token_failures"
 
     def get_rate(self):
         return self.THROTTLE_RATES.get(self.scope)  # none set: no limit
 
-    def _load(self, request) -> None:
-        self.key = self.get_cache_key(request, None)
-        self.now = self.timer()
-        self.history = [t for t in self.cache.get(self.key, []) if t > self.now - self.duration]
-
-    def blocked(self, request) -> bool:
-        if self.rate is None:
-            return False
-        try:
-            self._load(request)
-        except Exception:  # noqa: BLE001 - any cache failure means "let it through"
-            logger.warning("rate-limit cache unavailable; token allowed", exc_info=True)
-            return False
-        return len(self.history) >= self.num_requests
-
-    def failure(self, request) -> None:
-        if self.rate is None:
-            return
-        try:
-            self._load(request)
-            self.throttle_success()  # records this attempt in the window
-        except Exception:  # noqa: BLE001
-            logger.warning("rate-limit cache unavailable; failure not counted", exc_info=True)
-
 
 def token_authenticate(request, authenticate):
-    """`authenticate()` behind TokenFailureThrottle: 429 for an address past
-    its failures, and each AuthenticationFailed counted."""
-    throttle = TokenFailureThrottle()
-    if throttle.blocked(request):
-        raise exceptions.Throttled(
-            wait=throttle.wait(), detail="Too many failed authentications from your address."
-        )
+    """`authenticate()`, with each AuthenticationFailed counted for the
+    address: past TokenFailureThrottle's rate, the answer is 429, not 401."""
     try:
         return authenticate()
     except exceptions.AuthenticationFailed:
-        throttle.failure(request)
+        throttle = TokenFailureThrottle()
+        if not throttle.allow_request(request, None):
+            raise exceptions.Throttled(
+                wait=throttle.wait(), detail="Too many failed authentications from your address."
+            ) from None
         raise
 
 
