@@ -26,9 +26,6 @@ class ThrottledTokenAuthentication(authentication.TokenAuthentication):
     """DRF's staff tokens, with failed attempts limited per address."""
 
     def authenticate(self, request):
-        header = authentication.get_authorization_header(request).split()
-        if not header or header[0].lower() != self.keyword.lower().encode():
-            return None  # no token: the session (or nothing) decides, never throttled
         parent = super().authenticate
         return token_authenticate(request, lambda: parent(request))
 
