@@ -78,6 +78,19 @@ def _fresh_admin_login_counter(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_token_failure_counter(monkeypatch):
+    """Failed token authentications are counted per address for an hour too:
+    each test starts from an empty count of its own."""
+    from django.core.cache.backends.locmem import LocMemCache
+
+    from enersolar.http import TokenFailureThrottle
+
+    counter = LocMemCache("token-failures-tests", {})
+    counter.clear()
+    monkeypatch.setattr(TokenFailureThrottle, "cache", counter)
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     """Production hashing costs ~0.5 s per user: far too slow for a suite."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

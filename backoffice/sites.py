@@ -1,17 +1,16 @@
 """The admin site: its index is the dashboard; the departments dashboard
 and its CSV export are pages of the site (they belong to no single model)."""
 
-import csv
-
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.http import HttpResponse, HttpResponseBadRequest
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from enersolar.csv_export import csv_response
 from enersolar.france import DEPARTMENTS
 from enersolar.http import AdminLoginThrottle
 
@@ -149,21 +148,9 @@ class EnerSolarAdminSite(admin.AdminSite):
             for (department, product, source), n in sorted(counts.counts.items()):
                 yield [department, names.get(department, ""), product, source, n]
 
-        writer = csv.writer(_Echo())
         data = form.cleaned_data
         filename = f"leads-departements-{data['date_from']:%Y%m%d}-{data['date_to']:%Y%m%d}.csv"
-        return StreamingHttpResponse(
-            (writer.writerow(row) for row in rows()),
-            content_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-        )
-
-
-class _Echo:
-    """csv.writer's file: hands each formatted line back to the stream."""
-
-    def write(self, value: str) -> str:
-        return value
+        return csv_response(rows(), filename=filename)
 
 
 def _department_label(code: str, names: dict[str, str]) -> str:

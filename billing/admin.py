@@ -2,6 +2,7 @@ from datetime import timedelta
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -12,12 +13,13 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from enersolar.admin_tools import ReadOnlyAdmin, ReadOnlyInline
+from enersolar.csv_export import csv_response
 from leads.models import Lead
 from routing.admin import LeadAdmin as RoutingLeadAdmin
 from routing.admin import OrderAdmin as RoutingOrderAdmin
 from routing.models import Order
 
-from .exports import statement_csv, statement_pdf
+from .exports import CSV_DELIMITER, statement_csv_rows, statement_pdf
 from .models import BudgetTransaction, LeadReturn, Statement, StatementLine
 from .selectors import budget_level, cross_crm_summary
 from .services import BillingError, budget_topup, lead_return, statements_issue
@@ -76,12 +78,18 @@ class StatementAdmin(ReadOnlyAdmin):
 
     def csv_view(self, request, pk):
         statement = get_object_or_404(Statement.objects.select_related("creditor", "debtor"), pk=pk)
-        response = HttpResponse(statement_csv(statement), content_type="text/csv")
-        response["Content-Disposition"] = f'attachment; filename="{statement.number}.csv"'
-        return response
+        if not self.has_view_permission(request, statement):
+            raise PermissionDenied
+        return csv_response(
+            statement_csv_rows(statement),
+            filename=f"{statement.number}.csv",
+            delimiter=CSV_DELIMITER,
+        )
 
     def pdf_view(self, request, pk):
         statement = get_object_or_404(Statement.objects.select_related("creditor", "debtor"), pk=pk)
+        if not self.has_view_permission(request, statement):
+            raise PermissionDenied
         response = HttpResponse(statement_pdf(statement), content_type="application/pdf")
         response["Content-Disposition"] = f'inline; filename="{statement.number}.pdf"'
         return response
@@ -106,6 +114,8 @@ class StatementAdmin(ReadOnlyAdmin):
     def overview_view(self, request):
         """The billing page: balances per CRM for a period, pairs, budgets,
         statements and the latest ledger entries."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied  # billing is the Admins' (enersolar/roles.py)
         days = {"7": 7, "30": 30, "90": 90}.get(request.GET.get("days", "30"), 30)
         end = timezone.now()
         summary = cross_crm_summary(end - timedelta(days=days), end)

@@ -1,7 +1,7 @@
 """Statements as CSV (for accounting) and PDF (to send to the other CRM)."""
 
-import csv
 import io
+from collections.abc import Iterator
 
 from django.utils import formats, timezone, translation
 from reportlab.lib import colors
@@ -9,6 +9,8 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+from enersolar.csv_export import csv_text
 
 from .models import Statement
 
@@ -26,12 +28,15 @@ CSV_HEADER = [
 ]
 
 
-def statement_csv(statement: Statement) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";")
-    writer.writerow(CSV_HEADER)
-    for line in statement.lines.all():
-        writer.writerow(
+# French spreadsheets split on semicolons (the comma is the decimal mark).
+CSV_DELIMITER = ";"
+
+
+def statement_csv_rows(statement: Statement) -> Iterator[list]:
+    """The header, then one row per line (for enersolar.csv_export)."""
+    yield CSV_HEADER
+    for line in statement.lines.iterator(chunk_size=2000):
+        yield (
             [
                 statement.number,
                 f"{statement.period:%Y-%m}",
@@ -45,7 +50,10 @@ def statement_csv(statement: Statement) -> str:
                 f"{line.amount:.2f}",
             ]
         )
-    return out.getvalue()
+
+
+def statement_csv(statement: Statement) -> str:
+    return csv_text(statement_csv_rows(statement), delimiter=CSV_DELIMITER)
 
 
 def _euros(amount) -> str:

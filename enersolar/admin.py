@@ -6,7 +6,8 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from .admin_tools import JournaledAdmin, ReadOnlyAdmin, SecretFieldsForm
+from .admin_tools import DestinationFieldsMixin, JournaledAdmin, ReadOnlyAdmin, SecretFieldsForm
+from .destinations import can_manage_destinations
 from .models import (
     CRM,
     Account,
@@ -24,12 +25,25 @@ admin.site.site_title = _("EnerSolar CRM")
 admin.site.index_title = _("Back office")
 
 
+class CRMForm(SecretFieldsForm):
+    destination_fields = ("api_url",)
+
+    class Meta:
+        model = CRM
+        fields = "__all__"
+
+
 @admin.register(CRM)
-class CRMAdmin(JournaledAdmin):
+class CRMAdmin(DestinationFieldsMixin, JournaledAdmin):
+    form = CRMForm
     list_display = ["name", "slug", "api_url", "is_active", "only_ordered_leads"]
     list_filter = ["is_active", "only_ordered_leads"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
+
+    def has_add_permission(self, request):
+        # A new CRM is a new endpoint: where leads may go.
+        return super().has_add_permission(request) and can_manage_destinations(request.user)
 
 
 class AccountRoutingForm(SecretFieldsForm):
@@ -40,7 +54,7 @@ class AccountRoutingForm(SecretFieldsForm):
         fields = ["product_type", "crm", "api_key"]
 
 
-class AccountRoutingInline(admin.TabularInline):
+class AccountRoutingInline(DestinationFieldsMixin, admin.TabularInline):
     model = AccountRouting
     form = AccountRoutingForm
     extra = 0

@@ -15,10 +15,28 @@ from .services import api_key_digest
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
+def token_authenticate(request, authenticate):
+    # enersolar.http imports DRF's views, which load these classes (a cycle).
+    from .http import token_authenticate as throttled
+
+    return throttled(request, authenticate)
+
+
+class ThrottledTokenAuthentication(authentication.TokenAuthentication):
+    """DRF's staff tokens, with failed attempts limited per address."""
+
+    def authenticate(self, request):
+        parent = super().authenticate
+        return token_authenticate(request, lambda: parent(request))
+
+
 class ApiKeyAuthentication(authentication.BaseAuthentication):
     keyword = "Token"
 
     def authenticate(self, request):
+        return token_authenticate(request, lambda: self._authenticate(request))
+
+    def _authenticate(self, request):
         raw_key = request.META.get("HTTP_X_API_KEY", "").strip()
         if not raw_key:
             parts = request.META.get("HTTP_AUTHORIZATION", "").split()

@@ -140,6 +140,31 @@ class AdminLoginThrottle(PublicRateThrottle):
     scope = "admin_login"
 
 
+class TokenFailureThrottle(PublicRateThrottle):
+    """Failed token authentications per address (staff tokens and partner
+    keys alike), like the admin login. Only failures are counted, so a good
+    token costs nothing more; a cache outage lets the request through."""
+
+    scope = "token_failures"
+
+    def get_rate(self):
+        return self.THROTTLE_RATES.get(self.scope)  # none set: no limit
+
+
+def token_authenticate(request, authenticate):
+    """`authenticate()`, with each AuthenticationFailed counted for the
+    address: past TokenFailureThrottle's rate, the answer is 429, not 401."""
+    try:
+        return authenticate()
+    except exceptions.AuthenticationFailed:
+        throttle = TokenFailureThrottle()
+        if not throttle.allow_request(request, None):
+            raise exceptions.Throttled(
+                wait=throttle.wait(), detail="Too many failed authentications from your address."
+            ) from None
+        raise
+
+
 class LenientContentNegotiation(DefaultContentNegotiation):
     """Public bodies are JSON whatever the label (beacons, old scripts, or no
     Content-Type at all): fall back to the JSON parser instead of a 415."""

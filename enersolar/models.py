@@ -36,6 +36,15 @@ class CRM(models.Model):
         verbose_name = _("CRM")
         verbose_name_plural = _("CRMs")
         ordering = ["name"]
+        # Where leads go: a CRM's endpoint URL, every buyer key (routing,
+        # orders, form overrides) and a form's CRM override. Admin role only
+        # (enersolar/roles.py); see enersolar/destinations.py.
+        permissions = [
+            (
+                "manage_destinations",
+                _("Can change where leads go (CRM URLs, buyer keys, form CRM overrides)"),
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -227,6 +236,7 @@ class ActivityLog(models.Model):
         KEY_CREATE = "key_create", _("API key created")
         KEY_REVOKE = "key_revoke", _("API key revoked")
         KEY_REPLACE = "key_replace", _("API key replaced")
+        DESTINATION = "destination", _("lead destination changed")
         DUPLICATE = "duplicate", _("duplicate")
         ARCHIVE = "archive", _("archive")
         STATS_RESET = "stats_reset", _("stats reset")

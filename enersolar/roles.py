@@ -1,7 +1,8 @@
 """The three staff roles (SPEC §1) as groups with model permissions.
 
 Admin: everything. Editor: configuration and lead actions, but no users, no
-billing and no partner keys. Viewer: read only. Kept in sync after every
+billing, no partner keys and no say in where leads go (CRM URLs, buyer keys,
+form CRM overrides). Viewer: read only. Kept in sync after every
 `migrate`, so models added later land in the right roles without a new data
 migration each time.
 """
@@ -14,6 +15,8 @@ ADMIN, EDITOR, VIEWER = "Admin", "Editor", "Viewer"
 BUSINESS_APPS = {"enersolar", "tracking", "leads", "routing", "billing"}
 # Models no role but Admin may touch or see: secrets and internals.
 ADMIN_ONLY_MODELS = {"enersolar.apikey", "enersolar.codesequence"}
+# Permissions no role but Admin holds, whatever their codename looks like.
+ADMIN_ONLY_PERMISSIONS = {"enersolar.manage_destinations"}
 # Models the Editor sees but does not change.
 EDITOR_READ_ONLY_MODELS = {"enersolar.activitylog"}
 EDITOR_EXCLUDED_APPS = {"billing"}
@@ -24,7 +27,11 @@ EDITOR_EXTRA_PERMISSIONS: set[str] = {"routing.retry_lead"}
 def _role_of(app_label: str, model: str, codename: str) -> set[str]:
     roles = {ADMIN}
     key = f"{app_label}.{model}"
-    if app_label not in BUSINESS_APPS or key in ADMIN_ONLY_MODELS:
+    if (
+        app_label not in BUSINESS_APPS
+        or key in ADMIN_ONLY_MODELS
+        or f"{app_label}.{codename}" in ADMIN_ONLY_PERMISSIONS
+    ):
         return roles
     is_view = codename.startswith("view_")
     if is_view and app_label not in EDITOR_EXCLUDED_APPS:

@@ -8,6 +8,7 @@ for every variable.
 from pathlib import Path
 
 import environ
+from csp import constants as csp_constants
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 from import_export.formats import base_formats
@@ -69,6 +70,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy (CONTENT_SECURITY_POLICY below; none when None).
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "enersolar.http.PublicBodyLimitMiddleware",
@@ -169,6 +172,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "admin:login"
+# Where a login goes when its `next` is missing or unsafe (another host).
+LOGIN_REDIRECT_URL = "admin:index"
 
 # --- I18n: UTC in the database, Paris time and French in the UI ------------------
 LANGUAGE_CODE = "fr"
@@ -208,9 +213,38 @@ if IS_PRODUCTION:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
-    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=3600)
     if env.bool("BEHIND_TLS_PROXY", default=True):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- Least privilege: the production profile (issue 13) -----------------------------
+if IS_PRODUCTION:
+    # HSTS: a year, sub-domains included, eligible for the browsers' preload lists.
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+# Content-Security-Policy (django-csp): scripts and <style> blocks from this
+# site or carrying the request's nonce only; style attributes (bar widths) are
+# allowed, they cannot run code. On in production, elsewhere with CSP_ENABLED.
+CSP_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp_constants.SELF],
+        "script-src": [csp_constants.SELF, csp_constants.NONCE],
+        "style-src": [csp_constants.SELF, csp_constants.NONCE],
+        "style-src-attr": [csp_constants.UNSAFE_INLINE],
+        # Account logos are on the accounts' own sites.
+        "img-src": [csp_constants.SELF, "data:", "https:"],
+        "font-src": [csp_constants.SELF, "data:"],
+        "connect-src": [csp_constants.SELF],
+        "object-src": [csp_constants.NONE],
+        "base-uri": [csp_constants.SELF],
+        "form-action": [csp_constants.SELF],
+        "frame-ancestors": [csp_constants.NONE],
+    }
+}
+CONTENT_SECURITY_POLICY = CSP_POLICY if env.bool("CSP_ENABLED", default=IS_PRODUCTION) else None
+# The OpenAPI schema (/api/schema/) and docs (/api/docs/): for everybody, or
+# for staff only (the default in production).
+API_DOCS_PUBLIC = env.bool("API_DOCS_PUBLIC", default=not IS_PRODUCTION)
 
 # CORS: only the public API answers cross-origin requests, and only to the
 # landing pages' origins.
@@ -230,7 +264,7 @@ REST_FRAMEWORK = {
     # without credentials gets 401 with `WWW-Authenticate: Token` (the session
     # has no challenge and would turn it into a 403). Session login still works.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "enersolar.authentication.ThrottledTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
@@ -244,6 +278,8 @@ REST_FRAMEWORK = {
         "public_leads": env.str("RATE_LIMIT_LEADS", default="20/min"),
         "partner": env.str("RATE_LIMIT_PARTNER", default="600/min"),
         "admin_login": env.str("RATE_LIMIT_ADMIN_LOGIN", default="60/hour"),
+        # Failed token authentications (staff and partner keys) per address.
+        "token_failures": env.str("RATE_LIMIT_TOKEN_FAILURES", default="20/hour"),
     },
 }
 SPECTACULAR_SETTINGS = {

@@ -11,10 +11,11 @@ from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 from import_export import resources
-from import_export.admin import ExportActionMixin, ImportMixin
+from import_export.admin import ImportMixin
 
 from billing.admin import LeadAdmin as BillingLeadAdmin
 from enersolar.admin_tools import ReadOnlyAdmin
+from enersolar.admin_tools import StreamingCSVExportMixin as ExportActionMixin
 from leads.models import Lead
 
 from .models import ImportBatch, LegacyRecord

@@ -6,7 +6,13 @@ from django.urls import path
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from enersolar.admin_tools import JournaledAdmin, ReadOnlyAdmin, ReadOnlyInline, SecretFieldsForm
+from enersolar.admin_tools import (
+    DestinationFieldsMixin,
+    JournaledAdmin,
+    ReadOnlyAdmin,
+    ReadOnlyInline,
+    SecretFieldsForm,
+)
 from enersolar.models import CRM
 from leads.admin import LeadAdmin as IntakeLeadAdmin
 from leads.models import Lead
@@ -36,7 +42,7 @@ class OrderForm(SecretFieldsForm):
 
 
 @admin.register(Order)
-class OrderAdmin(JournaledAdmin):
+class OrderAdmin(DestinationFieldsMixin, JournaledAdmin):
     form = OrderForm
     list_display = [
         "__str__",

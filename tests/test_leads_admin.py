@@ -25,6 +25,10 @@ REJECTED = reverse("admin:leads_rejectedlead_changelist")
 LEADS = reverse("admin:leads_lead_changelist")
 
 
+def streamed_text(response) -> str:
+    return b"".join(response.streaming_content).decode("utf-8-sig")
+
+
 @pytest.fixture
 def leads():
     original = LeadFactory(phone="0612345678")
@@ -142,7 +146,7 @@ def test_export_of_the_filtered_rejected_list(admin_client, leads):
 
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
-    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    rows = list(csv.DictReader(io.StringIO(streamed_text(response))))
     assert [(r["id"], r["status"], r["phone_raw"]) for r in rows] == [
         (str(leads["bad_phone"].pk), "invalid_phone", "0123456789")
     ]
@@ -158,7 +162,7 @@ def test_export_of_the_filtered_lead_list_follows_the_filters(admin_client, lead
         {"format": "0", "resource": "0", "leadexportresource_id": "on"},
     )
 
-    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    rows = list(csv.DictReader(io.StringIO(streamed_text(response))))
     assert [r["id"] for r in rows] == [str(leads["held"].pk)]
 
 

@@ -9,7 +9,13 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from enersolar.admin_tools import JournaledAdmin, ReadOnlyAdmin, SecretFieldsForm
+from enersolar.admin_tools import (
+    DestinationFieldsMixin,
+    JournaledAdmin,
+    ReadOnlyAdmin,
+    SecretFieldsForm,
+)
+from enersolar.destinations import can_manage_destinations
 
 from .admin_cards import RESET_PERMISSION, FormCardsMixin
 from .brief import brief_build, script_tag
@@ -30,6 +36,7 @@ class LandingPageAdmin(JournaledAdmin):
 
 class FormAdminForm(SecretFieldsForm):
     secret_fields = ("crm_override_api_key",)
+    destination_fields = ("crm_override",)
 
     class Meta:
         model = Form
@@ -55,7 +62,7 @@ class ReplaceKeyForm(forms.Form):
 
 
 @admin.register(Form)
-class FormAdmin(FormCardsMixin, JournaledAdmin):
+class FormAdmin(DestinationFieldsMixin, FormCardsMixin, JournaledAdmin):
     form = FormAdminForm
     list_display = [
         "code",
@@ -90,7 +97,7 @@ class FormAdmin(FormCardsMixin, JournaledAdmin):
         return super().change_view(request, object_id, form_url, extra_context)
 
     def get_readonly_fields(self, request, obj=None):
-        readonly = ["code", "stats_panel"]
+        readonly = [*super().get_readonly_fields(request, obj), "code", "stats_panel"]
         if obj is not None and obj.crm_override_api_key:
             # Write-once: once set, the key changes only through "Replace key".
             readonly.append("override_key_locked")
@@ -225,7 +232,9 @@ class FormAdmin(FormCardsMixin, JournaledAdmin):
 
     def replace_key_view(self, request, pk):
         form_obj = get_object_or_404(Form, pk=pk)
-        if not self.has_change_permission(request, form_obj):
+        if not (
+            self.has_change_permission(request, form_obj) and can_manage_destinations(request.user)
+        ):
             return redirect("admin:tracking_form_change", pk)
         key_form = ReplaceKeyForm(request.POST or None)
         if request.method == "POST" and key_form.is_valid():

@@ -9,6 +9,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
+from enersolar.destinations import destination_change_record
 from enersolar.models import ActivityLog
 from enersolar.process_cache import process_caches_clear
 from enersolar.services import journal_record
@@ -47,14 +48,17 @@ def form_archive(*, form: Form, user=None) -> None:
 
 
 def form_override_key_replace(*, form: Form, api_key: str, user=None) -> None:
-    """The one way to change a locked override key: explicit and journaled."""
+    """The one way to change a locked override key: explicit, journaled with
+    old → new (masked) and mailed to the admins."""
+    old = form.crm_override_api_key_masked
     form.crm_override_api_key = api_key
     form.save(update_fields=["crm_override_api_key"])
-    journal_record(
+    destination_change_record(
         user=user,
-        action=ActivityLog.Action.KEY_REPLACE,
         obj=form,
-        details={"key": form.crm_override_api_key_masked},
+        changes=[
+            {"field": "crm_override_api_key", "old": old, "new": form.crm_override_api_key_masked}
+        ],
     )
 
 

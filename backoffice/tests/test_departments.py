@@ -136,7 +136,7 @@ def test_csv_export_streams_the_same_filtered_rows(boss, month):
     assert response.status_code == 200 and response.streaming
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert 'filename="leads-departements-20260209-20260310.csv"' in response["Content-Disposition"]
-    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
     assert rows == [
         ["département", "nom du département", "produit", "source", "leads"],
         ["", "", "PV", "public", "1"],

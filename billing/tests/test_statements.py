@@ -221,7 +221,9 @@ def test_a_lead_returned_after_its_statement_is_credited_next_month(month, march
 
 def test_csv_export(month, march):
     statement = statement_of(month.src, month.buy)
-    rows = list(csv.reader(io.StringIO(statement_csv(statement)), delimiter=";"))
+    text = statement_csv(statement)
+    assert text.startswith("\ufeff")  # Excel reads the accents as UTF-8
+    rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff")), delimiter=";"))
 
     assert rows[0] == CSV_HEADER
     assert len(rows) == 1 + 4
@@ -322,9 +324,9 @@ def test_admin_csv_download(admin_client, month, march):
     statement = statement_of(month.src, month.buy)
     response = admin_client.get(f"{STATEMENTS_ADMIN}{statement.pk}/csv/")
     assert response.status_code == 200
-    assert response["Content-Type"].startswith("text/csv")
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Content-Disposition"] == f'attachment; filename="{statement.number}.csv"'
-    assert response.content.decode() == statement_csv(statement)
+    assert b"".join(response.streaming_content).decode() == statement_csv(statement)
 
 
 def test_admin_pdf_download(admin_client, month, march):

@@ -255,11 +255,13 @@ def test_replace_key_view_replaces_the_key_and_journals_it(client, locked_form):
     assert response["Location"] == form_change_url(locked_form)
     locked_form.refresh_from_db()
     assert locked_form.crm_override_api_key == "brand-new-override-key-4444"
-    entry = ActivityLog.objects.get(action=ActivityLog.Action.KEY_REPLACE)
+    entry = ActivityLog.objects.get(action=ActivityLog.Action.DESTINATION)
     assert entry.user == user
     assert entry.object_type == "tracking.form"
     assert entry.object_id == str(locked_form.pk)
-    assert entry.details == {"key": "••••4444"}
+    assert entry.details == {
+        "changes": [{"field": "crm_override_api_key", "old": "••••f2b4", "new": "••••4444"}]
+    }
     assert "brand-new-override-key" not in str(entry.details)
 
 
@@ -271,7 +273,7 @@ def test_replace_key_view_rejects_an_empty_key(admin_client, locked_form):
     assert response.status_code == 200  # the form again, with its error
     locked_form.refresh_from_db()
     assert locked_form.crm_override_api_key == OVERRIDE_KEY
-    assert not ActivityLog.objects.filter(action=ActivityLog.Action.KEY_REPLACE).exists()
+    assert not ActivityLog.objects.filter(action=ActivityLog.Action.DESTINATION).exists()
 
 
 def test_replace_key_view_refuses_a_user_who_cannot_change_forms(client, locked_form):
@@ -283,4 +285,4 @@ def test_replace_key_view_refuses_a_user_who_cannot_change_forms(client, locked_
     assert response.status_code == 302
     locked_form.refresh_from_db()
     assert locked_form.crm_override_api_key == OVERRIDE_KEY
-    assert not ActivityLog.objects.filter(action=ActivityLog.Action.KEY_REPLACE).exists()
+    assert not ActivityLog.objects.filter(action=ActivityLog.Action.DESTINATION).exists()

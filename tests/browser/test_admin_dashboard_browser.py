@@ -90,7 +90,7 @@ def test_dashboard_and_departments_pages(page, console, screenshot, demo_site):
     assert chart.locator(".bar-label").all_inner_texts() == ["75 – Paris"]
     with page.expect_download() as download:
         page.click("#departments-export")
-    content = open(download.value.path(), encoding="utf-8").read()  # noqa: SIM115
+    content = open(download.value.path(), encoding="utf-8-sig").read()  # noqa: SIM115
     assert content.splitlines()[0] == "département,nom du département,produit,source,leads"
     assert "75,Paris,PV,public,1" in content.splitlines()
     assert_clean_console(console)

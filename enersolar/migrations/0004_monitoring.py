@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('enersolar', '0002_reference_data'),
+        ('enersolar', '0003_destinations_permission'),
     ]
 
     operations = [
