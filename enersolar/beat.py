@@ -14,9 +14,11 @@ from celery.schedules import crontab, schedule
 
 # (name, task, default timing, why)
 JOBS = (
-    # Hand due retries to the workers, release claims of dead workers and
-    # re-dispatch leads whose hand-off was lost (broker down at intake).
-    ("process-delivery-queue", "routing.tasks.process_queue", "60"),
+    # Hand due retries to the workers, probe failing CRMs, release claims of
+    # dead workers and re-dispatch leads whose hand-off was lost (broker down
+    # at intake). Every 30 s: a buyer that is back waits at most a cool-down
+    # (60 s) and one period for its probe, well within two minutes.
+    ("process-delivery-queue", "routing.tasks.process_queue", "30"),
     # SPEC §7: yesterday's leads checked at night, when traffic is lowest.
     ("nightly-verification", "routing.tasks.run_verification", "0 3 * * *"),
     # SPEC §6: each prepaid budget's level crossing is e-mailed once.

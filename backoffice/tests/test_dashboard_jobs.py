@@ -65,9 +65,9 @@ def test_every_job_with_last_run_next_due_and_outcome(client, jobs):
         "issue-monthly-statements",
     ]
     assert "Tâches périodiques" in page_text(response)
-    # Paris time: the queue ran at 09:59:30 and is due at 10:00:30.
+    # Paris time: the queue ran at 09:59:30 and is due 30 s later.
     assert row_of(html, "process-delivery-queue") == (
-        "job | process-delivery-queue 10/03 09:59:30 (2,0 s) ok 10/03 10:00:30"
+        "job | process-delivery-queue 10/03 09:59:30 (2,0 s) ok 10/03 10:00:00"
     )
     assert row_of(html, "nightly-verification").startswith(
         "job | nightly-verification jamais exécutée — 10/03 04:00:00"

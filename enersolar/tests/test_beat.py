@@ -28,7 +28,7 @@ def test_celery_uses_every_job_of_the_schedule():
     assert {name: entry["task"] for name, entry in schedule.items()} == {
         name: task for name, task, _ in JOBS
     }
-    assert schedule["process-delivery-queue"]["schedule"].run_every.total_seconds() == 60
+    assert schedule["process-delivery-queue"]["schedule"].run_every.total_seconds() == 30
 
 
 def test_a_timing_is_seconds_or_a_crontab():

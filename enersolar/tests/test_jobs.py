@@ -119,15 +119,15 @@ def test_a_run_beat_did_not_send_is_not_a_job_run():
 
 def test_next_due_and_overdue_of_an_interval_job(frozen):
     PeriodicJob.objects.filter(name="process-delivery-queue").update(
-        last_started_at=NOW - timedelta(seconds=119)
+        last_started_at=NOW - timedelta(seconds=59)
     )
     job = by_name(NOW)["process-delivery-queue"]
-    assert job.period == timedelta(seconds=60)
-    assert job.next_due_at == NOW - timedelta(seconds=59)
-    assert job.lag == timedelta(seconds=59)
+    assert job.period == timedelta(seconds=30)
+    assert job.next_due_at == NOW - timedelta(seconds=29)
+    assert job.lag == timedelta(seconds=29)
     assert not job.overdue
 
-    # Not run for more than twice its minute: red.
+    # Not run for more than twice its period: red.
     job = by_name(NOW + timedelta(seconds=2))["process-delivery-queue"]
     assert job.overdue
 

@@ -439,8 +439,9 @@ class QueueRun:
 def queue_process(
     *, dispatch, now: datetime | None = None, limit_per_crm: int | None = None
 ) -> QueueRun:
-    """Claim due items and hand them to `dispatch(ids, claim)`; re-dispatch
-    leads left `pending` without a delivery. Called by beat every minute.
+    """Claim due items and hand them to `dispatch(ids, claim)`, probe failing
+    CRMs that have nothing due, re-dispatch leads left `pending` without a
+    delivery. Called by beat (BEAT_PROCESS_DELIVERY_QUEUE, every 30 s).
     A dispatch returning False (broker down) ends the run."""
     now = now or timezone.now()
     limit_per_crm = limit_per_crm or settings.DELIVERY_DRAIN_PER_RUN
