@@ -15,7 +15,6 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import generics, serializers
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -24,6 +23,7 @@ from enersolar.france import DEPARTMENTS
 from enersolar.http import (
     LenientContentNegotiation,
     PlainTextJSONParser,
+    PublicJSONParser,
     TrackingRateThrottle,
     client_ip,
 )
@@ -55,7 +55,7 @@ class PublicAPIView(APIView):
     authentication_classes: list = []  # no session auth means no CSRF check
     permission_classes = [AllowAny]
     throttle_classes = [TrackingRateThrottle]
-    parser_classes = [JSONParser, PlainTextJSONParser]
+    parser_classes = [PublicJSONParser, PlainTextJSONParser]
     content_negotiation_class = LenientContentNegotiation
 
     def user_agent(self, request) -> str:
