@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 from django.db import connection
+from django.urls import reverse
 
 from enersolar.services import api_key_create
 from enersolar.tests.factories import AccountRoutingFactory, CRMFactory, product
@@ -378,3 +379,33 @@ def test_concurrent_retries_of_one_submission_store_one_lead(same_phone):
     assert [status for status, _ in answers] == [200] * threads_count
     assert Lead.objects.count() == 1
     assert {answer["lead_id"] for _, answer in answers} == {str(Lead.objects.get().pk)}
+
+
+# --- The lead page ----------------------------------------------------------------------
+
+
+def test_the_lead_page_shows_the_raw_payload_the_consent_proof_and_the_reason_in_words(
+    admin_client, form, session
+):
+    client = public_client(ip="203.0.113.7")
+    body = body_of(
+        session,
+        form,
+        rgpd_consent="non",
+        ville="V" * 120,
+        couleur="<b>bleu</b>",
+        page_url="https://lp.example.fr/pv",
+    )
+    _answer, lead = submit(client, body, HTTP_USER_AGENT="Firefox/99")
+
+    for name in ("leads_lead_change", "leads_rejectedlead_change"):
+        page = admin_client.get(reverse(f"admin:{name}", args=[lead.pk])).content.decode()
+        assert "V" * 120 in page  # whole, in the submitted data
+        assert "&lt;b&gt;bleu&lt;/b&gt;" in page  # escaped, never markup
+        assert "Firefox/99" in page
+        assert "https://lp.example.fr/pv" in page
+        assert "203.0.113.7" in page
+    page = admin_client.get(reverse("admin:leads_rejectedlead_change", args=[lead.pk]))
+    text = page.content.decode()
+    assert "Consentement refusé par le visiteur" in text
+    assert "Coupé à la longueur du champ" in text
