@@ -3,6 +3,7 @@
 Called from visitors' browsers: no authentication, no CSRF, CORS allow-list,
 per-IP rate limits, bodies as JSON or as text/plain JSON (sendBeacon)."""
 
+import re
 import uuid
 
 from django.conf import settings
@@ -98,6 +99,15 @@ class SessionOutput(serializers.Serializer):
     reused = serializers.BooleanField()
 
 
+_VISITOR_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def _visitor_id(value: str) -> str:
+    """The visitor id if it is one (a UUID from the tracker, or any short
+    token of URL-safe characters), else ""."""
+    return value if _VISITOR_ID.fullmatch(value) else ""
+
+
 class SessionStartApi(PublicAPIView):
     @extend_schema(
         operation_id="track_session",
@@ -108,8 +118,12 @@ class SessionStartApi(PublicAPIView):
     )
     def post(self, request):
         data = self.validated(SessionInput, request)
-        visitor_id = data["visitor_id"] or request.COOKIES.get(VISITOR_COOKIE, "")[:64]
-        visitor_id = visitor_id or str(uuid.uuid4())
+        # It goes into a cookie: only what a header can carry, else a new one.
+        visitor_id = (
+            _visitor_id(data["visitor_id"])
+            or _visitor_id(request.COOKIES.get(VISITOR_COOKIE, ""))
+            or str(uuid.uuid4())
+        )
         session, reused = session_start(
             visitor_id=visitor_id,
             data=data,
