@@ -140,7 +140,7 @@ def _answer(lead: Lead, *, answer_lead_id: uuid.UUID, crm: str | None, notes) ->
         answer["stored"] = True
         answer["warning"] = WARNINGS.get(lead.status, "The lead will not be delivered.")
         answer["reasons"] = lead.reasons
-    if notes:
+    if notes is not None:
         answer["fields"] = notes
     return answer
 
