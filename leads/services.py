@@ -103,12 +103,12 @@ def lead_receive(
         idempotency_key=idempotency_key,
         field_notes=field_notes,
     )
-    if idempotency_key and (first := _first_submission(idempotency_key)):
-        return first
+    # No look-up first: a retry is rare, and the unique constraint on the key
+    # answers it (and a concurrent one) for the price of a rolled-back insert.
     try:
         return store()
     except IntegrityError:
-        # A concurrent retry of the same submission stored it first.
+        # A retry of a submission stored before (or concurrently).
         if idempotency_key and (first := _first_submission(idempotency_key)):
             return first
         # The lead points to a form this process had cached and staff deleted
@@ -207,7 +207,8 @@ def _lead_store(
             statut_occupant=data.get("statut_occupant") or "proprietaire",
             rgpd_consent=data.get("rgpd_consent", True),
             newsletter=data.get("newsletter", False),
-            consent_at=now,
+            # An import keeps the consent but not its time: that was not now.
+            consent_at=None if source == Lead.Source.IMPORT else now,
             consent_user_agent=consent.user_agent[:500],
             consent_page_url=(data.get("page_url") or consent.page_url)[:2000],
             raw_payload=raw_payload,

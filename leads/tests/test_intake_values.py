@@ -409,3 +409,16 @@ def test_the_lead_page_shows_the_raw_payload_the_consent_proof_and_the_reason_in
     text = page.content.decode()
     assert "Consentement refusé par le visiteur" in text
     assert "Coupé à la longueur du champ" in text
+
+
+def test_a_submission_id_costs_no_extra_query(client, form):
+    from django.test.utils import CaptureQueriesContext
+
+    counts = []
+    for n, extra in enumerate([{}, {"submission_id": "sub-1"}]):
+        session = VisitorSessionFactory(form=form)
+        body = body_of(session, form, phone=f"06123456{70 + n}", **extra)
+        with CaptureQueriesContext(connection) as queries:
+            assert client.post(URL, body, format="json").status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1]

@@ -272,8 +272,7 @@
           queued: retryable(err) };
       });
     }).then(function (result) {
-      var refused = !result.ok && result.http_status >= 400 && result.http_status < 500 &&
-        result.http_status !== 408 && result.http_status !== 429;
+      var refused = !result.ok && !result.queued;
       // Refused (e.g. no phone): not stored, no conversion, the page shows the
       // error and may submit again. Otherwise (even unreachable, timeout, 5xx)
       // the visitor goes on, the outbox sends the lead again, and a second
