@@ -415,10 +415,11 @@ def test_a_submission_id_costs_no_extra_query(client, form):
     from django.test.utils import CaptureQueriesContext
 
     counts = []
-    for n, extra in enumerate([{}, {"submission_id": "sub-1"}]):
+    # The first lead loads the configuration cache: measure the next two.
+    for n, extra in enumerate([{}, {}, {"submission_id": "sub-1"}]):
         session = VisitorSessionFactory(form=form)
         body = body_of(session, form, phone=f"06123456{70 + n}", **extra)
         with CaptureQueriesContext(connection) as queries:
             assert client.post(URL, body, format="json").status_code == 200
         counts.append(len(queries))
-    assert counts[0] == counts[1]
+    assert counts[1] == counts[2]
