@@ -125,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     from enersolar.process_cache import process_caches_clear
     from enersolar.serializers import fast_validated
     from leads import selectors
+    from leads.cleaning import lead_values_clean
     from leads.signals import lead_received
     from tracking.selectors import form_by_code_or_id
     from tracking.services import session_convert
@@ -149,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             session = session_convert(session_id=uuid.UUID(random.choice(sessions)))
             lead.session_id = session.id
             earlier = services._earlier_leads(lead.phone, session.id, form.product_type, now)
-            services._classify(lead, form_found=True, earlier=earlier)
+            services._classify(lead, form_found=True, earlier=earlier, value_reasons=[])
             lead.save(force_insert=True)
 
     def bare_insert() -> None:
@@ -169,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         "validation, fast path (fast_validated)": lambda: fast_validated(
             PublicLeadInput, lead_body()
         ),
+        "values, leads.cleaning (what the API runs)": lambda: lead_values_clean(lead_body()),
         "form look-up, cached": lambda: services._form_lookup("PV-001", None),
         "form look-up, cold cache": cold(lambda: services._form_lookup("PV-001", None)),
         "quality tier, cached": lambda: selectors.quality_tier("pv_bench_1"),

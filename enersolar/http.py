@@ -1,13 +1,17 @@
 """HTTP plumbing for the public API: client IP, body limit, errors, throttles."""
 
 import ipaddress
+import json
 import logging
+import math
+import re
 from functools import lru_cache
 
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, DataError
 from django.http import JsonResponse
 from rest_framework import exceptions, status
+from rest_framework.exceptions import ParseError
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
@@ -50,13 +54,25 @@ def client_ip(request) -> str | None:
     return remote
 
 
+def _json_error(message: str, status_code: int) -> JsonResponse:
+    return JsonResponse({"success": False, "error": message}, status=status_code)
+
+
+# C0 control characters and DEL: no URL path of ours has one, and PostgreSQL
+# refuses a NUL in any text, which used to surface as a 503 "outage".
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+
+
 class PublicBodyLimitMiddleware:
-    """413 before any parsing when a public request announces too big a body."""
+    """413 before any parsing when a public request announces too big a body;
+    400 for an API path with a control character in it."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
+        if request.path.startswith("/api/") and _CONTROL_CHARS.search(request.path):
+            return _json_error("The path contains a control character.", 400)
         if request.path.startswith(PUBLIC_API_PREFIXES):
             try:
                 length = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -74,7 +90,88 @@ class PublicBodyLimitMiddleware:
         return self.get_response(request)
 
 
-class PlainTextJSONParser(JSONParser):
+# --- Public JSON bodies --------------------------------------------------------------
+#
+# Whatever a browser or a partner sends, parsing answers a clear 400 or gives
+# values every later step can store: Python's json module would raise a
+# RecursionError (a 500) on deep nesting, turn 1e400 into a float no database
+# takes, refuse integers past 4,300 digits with a ValueError, and keep NUL
+# characters and lone surrogates that PostgreSQL refuses (once a 503).
+
+MAX_JSON_DEPTH = 32
+# Longer integers than this are kept as their digits (text), never converted.
+_MAX_INT_DIGITS = 100
+# "\u0000" or a UTF-16 surrogate escape: the only ways a parsed string can
+# hold what no database stores (raw control characters are invalid JSON).
+_UNSTORABLE_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
+_UNSTORABLE_CHARS = re.compile("[\x00\ud800-\udfff]")
+REPLACEMENT_CHAR = "\ufffd"
+
+
+def _parse_int(text: str):
+    return int(text) if len(text) <= _MAX_INT_DIGITS else text
+
+
+def _parse_float(text: str):
+    value = float(text)
+    return value if math.isfinite(value) else text
+
+
+def _storable(value):
+    """`value` with NUL characters and lone surrogates, in keys and values,
+    replaced by U+FFFD."""
+    if isinstance(value, str):
+        return _UNSTORABLE_CHARS.sub(REPLACEMENT_CHAR, value)
+    if isinstance(value, dict):
+        return {_storable(k): _storable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_storable(v) for v in value]
+    return value
+
+
+def _too_deep(value, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth + 1 > limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
+
+
+def public_json_loads(text: str):
+    """Parse a public body (see above); ParseError with the reason otherwise."""
+    try:
+        value = json.loads(text, parse_int=_parse_int, parse_float=_parse_float, parse_constant=str)
+    except RecursionError as exc:  # past about 1,000 levels
+        raise ParseError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels.") from exc
+    except ValueError as exc:
+        raise ParseError(f"Body is not valid JSON: {exc}") from exc
+    # Cheap tests first: a typical body has a handful of brackets and no escapes.
+    deep = text.count("{") + text.count("[") > MAX_JSON_DEPTH
+    if deep and isinstance(value, dict | list) and _too_deep(value, MAX_JSON_DEPTH):
+        raise ParseError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels.")
+    if "\\u" in text and _UNSTORABLE_ESCAPE.search(text):
+        value = _storable(value)
+    return value
+
+
+class PublicJSONParser(JSONParser):
+    """JSON the public way: see public_json_loads. Invalid UTF-8 is a 400."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        raw = stream.read() if stream is not None else b""
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ParseError(f"Body is not valid UTF-8 (byte {exc.start}).") from exc
+        return public_json_loads(text)
+
+
+class PlainTextJSONParser(PublicJSONParser):
     """navigator.sendBeacon sends JSON as text/plain; parse it as JSON."""
 
     media_type = "text/plain"
@@ -82,7 +179,14 @@ class PlainTextJSONParser(JSONParser):
 
 def api_exception_handler(exc, context):
     """Every error as JSON `{"success": false, "error": …}`; database outages
-    answer 503 (the transaction was rolled back: nothing half-written)."""
+    answer 503 (the transaction was rolled back: nothing half-written), but a
+    value the database refuses is the client's error, not an outage."""
+    if isinstance(exc, DataError):
+        logger.warning("value refused by the database during %s: %s", context["request"].path, exc)
+        return Response(
+            {"success": False, "error": "A value of the request cannot be stored."},
+            status=status.HTTP_400_BAD_REQUEST,
+        )
     if isinstance(exc, DatabaseError):
         logger.exception("database unavailable during %s", context["request"].path)
         return Response(
@@ -98,7 +202,10 @@ def api_exception_handler(exc, context):
         names = ", ".join(fields)
         response.data = {"success": False, "error": f"Invalid fields: {names}", "fields": fields}
     elif isinstance(exc, exceptions.ParseError):
-        response.data = {"success": False, "error": f"Body is not valid JSON: {exc.detail}"}
+        detail = str(exc.detail)
+        ours = detail.startswith(("Body ", "JSON "))
+        error = detail if ours else f"Body is not valid JSON: {detail}"
+        response.data = {"success": False, "error": error}
     else:
         detail = response.data.get("detail", exc) if isinstance(response.data, dict) else exc
         response.data = {"success": False, "error": str(detail)}
@@ -171,4 +278,22 @@ class LenientContentNegotiation(DefaultContentNegotiation):
 
     def select_parser(self, request, parsers):
         parser = super().select_parser(request, parsers)
-        return parser or JSONParser()
+        return parser or PublicJSONParser()
+
+
+def api_not_found(request, exception=None):
+    """404 as JSON under /api/ (the README promises JSON errors), the admin's
+    page elsewhere."""
+    if request.path.startswith("/api/"):
+        return _json_error("Not found.", 404)
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)
+
+
+def api_server_error(request):
+    if request.path.startswith("/api/"):
+        return _json_error("Internal error.", 500)
+    from django.views.defaults import server_error
+
+    return server_error(request)

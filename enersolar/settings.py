@@ -8,6 +8,7 @@ for every variable.
 from pathlib import Path
 
 import environ
+from corsheaders.defaults import default_headers as cors_default_headers
 from csp import constants as csp_constants
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
@@ -252,6 +253,10 @@ CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_ALLOWED_ORIGIN_REGEXES = env.list("CORS_ALLOWED_ORIGIN_REGEXES", default=[])
 CORS_ALLOW_CREDENTIALS = env.bool("CORS_ALLOW_CREDENTIALS", default=True)
 CORS_URLS_REGEX = r"^/api/(public|forms/public|forms/config|v1)/.*$"
+# Also allowed: the origins of the landing pages configured in the admin
+# (tracking.cors). The tracker sends Idempotency-Key and reads Retry-After.
+CORS_ALLOW_HEADERS = (*cors_default_headers, "idempotency-key")
+CORS_EXPOSE_HEADERS = ["Retry-After", "Idempotent-Replayed"]
 
 # --- REST framework -----------------------------------------------------------------
 # Public endpoints: body limit (413) and per-client-IP rate limits (429).
@@ -370,7 +375,15 @@ LOGGING = {
     "formatters": {
         "kv": {"format": "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "kv"}},
+    # A visitor's value with a newline in it must not write a line of its own.
+    "filters": {"escape_controls": {"()": "enersolar.log_escape.EscapeControlCharacters"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "kv",
+            "filters": ["escape_controls"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "INFO"},

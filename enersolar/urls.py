@@ -16,3 +16,7 @@ urlpatterns = [
     path("", include("routing.urls")),
     path("", include("billing.urls")),
 ]
+
+# JSON errors under /api/, Django's pages elsewhere.
+handler404 = "enersolar.http.api_not_found"
+handler500 = "enersolar.http.api_server_error"

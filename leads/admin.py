@@ -1,3 +1,4 @@
+import json
 import uuid
 
 from django.contrib import admin
@@ -129,8 +130,32 @@ class LeadAdmin(ReadOnlyAdmin):
                 ]
             },
         ),
-        (_("Consent"), {"fields": ["rgpd_consent", "newsletter"]}),
+        (
+            _("Consent"),
+            {
+                "fields": [
+                    "rgpd_consent",
+                    "consent_at",
+                    "consent_ip",
+                    "consent_user_agent",
+                    "consent_page_url",
+                    "newsletter",
+                ]
+            },
+        ),
+        (_("Submitted data"), {"fields": ["submitted_data"]}),
     ]
+
+    @admin.display(description=_("consent IP address"))
+    def consent_ip(self, obj):
+        return obj.ip or "—"
+
+    @admin.display(description=_("submitted data"))
+    def submitted_data(self, obj):
+        """The body as the visitor or partner sent it, whole (values cut or
+        left out of the columns above are here)."""
+        text = json.dumps(obj.raw_payload, indent=2, ensure_ascii=False, sort_keys=True)
+        return format_html('<pre class="rdz-raw-payload">{}</pre>', text)
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()
@@ -178,6 +203,18 @@ def failure_reasons(lead: Lead):
             text = _("Sent twice within a few seconds")
         elif name == "DUPLICATE":
             text = _duplicate_reason(detail)
+        elif name == "CONSENT_REFUSED":
+            text = _("Consent refused by the visitor: never delivered")
+        elif name == "VALUE_CUT":
+            text = format_html(
+                _("Cut to the field's length (whole value in the submitted data): {}"),
+                detail.replace(",", ", "),
+            )
+        elif name == "VALUE_REJECTED":
+            text = format_html(
+                _("Unusable value left out (kept in the submitted data): {}"),
+                detail.replace(",", ", "),
+            )
         else:
             text = code
         items.append((text,))

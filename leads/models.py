@@ -2,6 +2,7 @@
 
 import uuid
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -33,6 +34,8 @@ class Lead(models.Model):
         FAILED = "failed", _("failed")
         # After delivery (SPEC §6).
         RETURNED = "returned", _("returned by the buyer")
+        # Consent explicitly refused (SPEC §3.1): stored, never delivered.
+        NO_CONSENT = "no_consent", _("consent refused")
 
     # A later lead with the same phone and product is a duplicate of these.
     DEDUPE_STATUSES = (
@@ -47,6 +50,7 @@ class Lead(models.Model):
         Status.MISSING_REQUIRED,
         Status.DOUBLE_SUBMIT,
         Status.DUPLICATE_INTERNAL,
+        Status.NO_CONSENT,
     )
 
     # The person and the project, free text as the visitor gave them (SPEC §3.1);
@@ -154,6 +158,24 @@ class Lead(models.Model):
     budget = models.CharField(_("budget"), max_length=50, blank=True)
     rgpd_consent = models.BooleanField(_("RGPD consent"), default=True)
     newsletter = models.BooleanField(_("newsletter"), default=False)
+    # The proof of consent (SPEC §3.3): with rgpd_consent and ip above, when and
+    # from which browser and page the visitor gave (or refused) it.
+    consent_at = models.DateTimeField(_("consent given at"), null=True, blank=True)
+    consent_user_agent = models.CharField(_("consent user agent"), max_length=500, blank=True)
+    consent_page_url = models.CharField(_("consent page URL"), max_length=2000, blank=True)
+
+    # The body as it was submitted, whole (values cut or refused in the
+    # columns above are still here), so nothing a visitor typed is lost.
+    raw_payload = models.JSONField(
+        _("submitted data"), default=dict, blank=True, encoder=DjangoJSONEncoder
+    )
+    # A client-generated submission id (Idempotency-Key / submission_id),
+    # scoped by source and partner account, and the answer its first
+    # submission got: a retry is answered the same, never stored twice.
+    idempotency_key = models.CharField(
+        _("submission id"), max_length=150, blank=True, default="", editable=False
+    )
+    intake_answer = models.JSONField(_("intake answer"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("lead")
@@ -169,6 +191,13 @@ class Lead(models.Model):
             # The sweep for leads whose delivery was never queued (broker down).
             models.Index(
                 fields=["created_at"], name="lead_pending_idx", condition=Q(status="pending")
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="lead_idempotency_key_unique",
             ),
         ]
 

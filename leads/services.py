@@ -1,5 +1,6 @@
 """Lead intake: store every lead, classified in the order of SPEC §3.1."""
 
+import functools
 import logging
 import uuid
 from dataclasses import dataclass
@@ -24,19 +25,50 @@ logger = logging.getLogger(__name__)
 
 DOUBLE_SUBMIT_SECONDS = 5
 
-# Optional text fields copied as they come (already length-checked by the API).
+# Optional text fields copied as they come (already cut to length by the API).
 PERSON_FIELDS = Lead.PERSON_FIELDS + Lead.PROJECT_FIELDS
 
 
 @dataclass(frozen=True)
 class IntakeResult:
     lead: Lead
-    answer_lead_id: uuid.UUID  # the original lead's id for a double submit
-    crm: str | None  # the CRM the lead is headed for, when known
+    answer: dict  # the API's answer, the same for every retry of a submission
+    replayed: bool = False  # a retry: the answer of the first submission
+
+    @property
+    def answer_lead_id(self) -> uuid.UUID:
+        """The lead the answer names: the original lead for a double submit."""
+        return uuid.UUID(self.answer["lead_id"])
+
+    @property
+    def crm(self) -> str | None:
+        return self.answer["crm"]
 
     @property
     def will_be_delivered(self) -> bool:
         return self.lead.status == Lead.Status.PENDING
+
+
+# What the answer says about a lead that will not be delivered.
+WARNINGS = {
+    Lead.Status.ORPHAN: "Form not found: the lead is stored but will not be delivered.",
+    Lead.Status.INVALID_PHONE: "Invalid phone number: the lead is stored but will not be "
+    "delivered.",
+    Lead.Status.MISSING_REQUIRED: "Missing or invalid required field: the lead is stored but "
+    "will not be delivered.",
+    Lead.Status.DOUBLE_SUBMIT: "Submitted twice within a few seconds: the first submission counts.",
+    Lead.Status.DUPLICATE_INTERNAL: "This person already asked for this product recently: the "
+    "lead is stored but will not be delivered.",
+    Lead.Status.NO_CONSENT: "Consent refused: the lead is stored but will never be delivered.",
+}
+
+
+@dataclass(frozen=True)
+class ConsentProof:
+    """Where and how the submission was made (the lead's consent proof)."""
+
+    user_agent: str = ""
+    page_url: str = ""
 
 
 def lead_receive(
@@ -45,22 +77,86 @@ def lead_receive(
     ip: str | None,
     source: str = Lead.Source.PUBLIC,
     api_key: ApiKey | None = None,
+    raw_payload: dict | None = None,
+    value_reasons: tuple[str, ...] | list[str] = (),
+    consent: ConsentProof = ConsentProof(),
+    idempotency_key: str | None = None,
+    field_notes: dict | None = None,
 ) -> IntakeResult:
     """Store one lead with its status and reasons, in one transaction, and hand
     a valid one to delivery once committed. Never refuses a lead: every check
-    that fails is written down, and the first one decides the status."""
+    that fails is written down, and the first one decides the status.
+
+    `value_reasons` name the values the API had to cut or leave out;
+    `idempotency_key` (already scoped to the source) makes a retry of the same
+    submission answer the first answer, never store a second lead;
+    `field_notes` (per field, what was done with it) go into the answer."""
+    store = functools.partial(
+        _lead_store,
+        data=data,
+        ip=ip,
+        source=source,
+        api_key=api_key,
+        raw_payload=data if raw_payload is None else raw_payload,
+        value_reasons=list(value_reasons),
+        consent=consent,
+        idempotency_key=idempotency_key,
+        field_notes=field_notes,
+    )
+    # No look-up first: a retry is rare, and the unique constraint on the key
+    # answers it (and a concurrent one) for the price of a rolled-back insert.
     try:
-        return _lead_store(data=data, ip=ip, source=source, api_key=api_key)
+        return store()
     except IntegrityError:
+        # A retry of a submission stored before (or concurrently).
+        if idempotency_key and (first := _first_submission(idempotency_key)):
+            return first
         # The lead points to a form this process had cached and staff deleted
         # since (the transaction was rolled back): store it again from the
         # database rather than lose it.
         logger.warning("lead intake: cached configuration out of date, reloading it")
         process_caches_clear()
-        return _lead_store(data=data, ip=ip, source=source, api_key=api_key)
+        return store()
 
 
-def _lead_store(*, data: dict, ip: str | None, source: str, api_key: ApiKey | None):
+def _first_submission(idempotency_key: str) -> IntakeResult | None:
+    lead = Lead.objects.filter(idempotency_key=idempotency_key).first()
+    if lead is None:
+        return None
+    logger.info("lead submission repeated lead=%s answered as the first", lead.id)
+    return IntakeResult(lead=lead, answer=lead.intake_answer, replayed=True)
+
+
+def _answer(lead: Lead, *, answer_lead_id: uuid.UUID, crm: str | None, notes) -> dict:
+    delivered = lead.status == Lead.Status.PENDING
+    answer = {
+        "success": True,
+        "lead_id": str(answer_lead_id),
+        "status": lead.status,
+        "crm": crm,
+        "message": "Lead received." if delivered else "Lead stored.",
+    }
+    if not delivered:
+        answer["stored"] = True
+        answer["warning"] = WARNINGS.get(lead.status, "The lead will not be delivered.")
+        answer["reasons"] = lead.reasons
+    if notes is not None:
+        answer["fields"] = notes
+    return answer
+
+
+def _lead_store(
+    *,
+    data: dict,
+    ip: str | None,
+    source: str,
+    api_key: ApiKey | None,
+    raw_payload: dict,
+    value_reasons: list[str],
+    consent: ConsentProof,
+    idempotency_key: str | None,
+    field_notes: dict | None,
+) -> IntakeResult:
     now = timezone.now()
     form = _form_lookup(data.get("form_code") or "", api_key)
     product_type = form.product_type if form else _product_lookup(data, api_key)
@@ -111,12 +207,27 @@ def _lead_store(*, data: dict, ip: str | None, source: str, api_key: ApiKey | No
             statut_occupant=data.get("statut_occupant") or "proprietaire",
             rgpd_consent=data.get("rgpd_consent", True),
             newsletter=data.get("newsletter", False),
+            # An import keeps the consent but not its time: that was not now.
+            consent_at=None if source == Lead.Source.IMPORT else now,
+            consent_user_agent=consent.user_agent[:500],
+            consent_page_url=(data.get("page_url") or consent.page_url)[:2000],
+            raw_payload=raw_payload,
+            idempotency_key=idempotency_key or "",
             **{f: data.get(f) or "" for f in PERSON_FIELDS},
         )
         earlier = _earlier_leads(phone, session_id if session else None, product_type, now)
         original = _classify(
-            lead, form_found=form is not None or product_type is not None, earlier=earlier
+            lead,
+            form_found=form is not None or product_type is not None,
+            earlier=earlier,
+            value_reasons=value_reasons,
         )
+        crm = _candidate_crm(form, lead) if lead.status == Lead.Status.PENDING else None
+        answer = _answer(
+            lead, answer_lead_id=original.id if original else lead.id, crm=crm, notes=field_notes
+        )
+        if idempotency_key:
+            lead.intake_answer = answer
         lead.save(force_insert=True)
         if lead.status == Lead.Status.PENDING:
             transaction.on_commit(lambda: lead_received.send(sender=Lead, lead_id=lead.id))
@@ -128,15 +239,11 @@ def _lead_store(*, data: dict, ip: str | None, source: str, api_key: ApiKey | No
         phone_mask(lead.phone or lead.phone_raw),
         lead.form_code,
     )
-    return IntakeResult(
-        lead=lead,
-        answer_lead_id=original.id if original else lead.id,
-        crm=_candidate_crm(form, lead) if lead.status == Lead.Status.PENDING else None,
-    )
+    return IntakeResult(lead=lead, answer=answer)
 
 
 def _classify(
-    lead: Lead, *, form_found: bool, earlier: list["EarlierLead"]
+    lead: Lead, *, form_found: bool, earlier: list["EarlierLead"], value_reasons: list[str]
 ) -> "EarlierLead | None":
     """Set status and reasons; return the original lead of a double submit."""
     reasons: list[str] = []
@@ -160,9 +267,12 @@ def _classify(
     if duplicate_of is not None:
         statuses.append(Lead.Status.DUPLICATE_INTERNAL)
         reasons.append(f"DUPLICATE:{duplicate_of.id}")
+    if not lead.rgpd_consent:
+        statuses.append(Lead.Status.NO_CONSENT)
+        reasons.append("CONSENT_REFUSED")
 
     lead.status = statuses[0] if statuses else Lead.Status.PENDING
-    lead.reasons = reasons
+    lead.reasons = reasons + value_reasons
     return double_of
 
 

@@ -19,6 +19,7 @@ from enersolar.destinations import can_manage_destinations
 
 from .admin_cards import RESET_PERMISSION, FormCardsMixin
 from .brief import brief_build, script_tag
+from .cors import landing_page_cors
 from .models import Form, LandingPage, TrackingEvent, VisitorSession
 from .selectors import form_stats
 from .services import form_archive, form_duplicate, form_override_key_replace
@@ -30,8 +31,15 @@ class LandingPageAdmin(JournaledAdmin):
     list_filter = ["status", "traffic_source", "account"]
     search_fields = ["code", "name", "url"]
     list_select_related = ["account"]
-    readonly_fields = ["code"]
-    fields = ["code", "name", "account", "url", "traffic_source", "status"]
+    readonly_fields = ["code", "cors"]
+    fields = ["code", "name", "account", "url", "cors", "traffic_source", "status"]
+
+    @admin.display(description=_("CORS (calls from the page)"))
+    def cors(self, obj):
+        if obj is None or obj.pk is None:
+            return _("Saved with its URL, the page's origin is allowed to call the public API.")
+        allowed, text = landing_page_cors(obj)
+        return format_html('<span class="rdz-cors {}">{}</span>', "ok" if allowed else "no", text)
 
 
 class FormAdminForm(SecretFieldsForm):
@@ -194,6 +202,15 @@ class FormAdmin(DestinationFieldsMixin, FormCardsMixin, JournaledAdmin):
                 _("One script for a landing page that contains the form."),
                 script_tag(brief["mode_b"]["script"]),
             ),
+            (
+                "thank-you",
+                _("Thank-you page script"),
+                _(
+                    "Paste before </body> on the thank-you page: it sends again a lead the "
+                    "form page could not (API unreachable, overloaded)."
+                ),
+                script_tag(brief["thank_you_script"]),
+            ),
         ]
         gtm = [
             ("gtm-head", _("GTM — head"), mini["gtm_head"]),
@@ -207,10 +224,13 @@ class FormAdmin(DestinationFieldsMixin, FormCardsMixin, JournaledAdmin):
                 (_("Form page (mode A)"), reverse("demo-form", args=[form_obj.code])),
                 (_("Integrated page (mode B)"), reverse("demo-integrated", args=[mini["lp_code"]])),
             ]
+        cors_allowed, cors_text = landing_page_cors(form_obj.landing_page)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "original": form_obj,
+            "cors_allowed": cors_allowed,
+            "cors_text": cors_text,
             "brief": brief,
             "mini": mini,
             "snippets": snippets,

@@ -3,6 +3,7 @@
 Called from visitors' browsers: no authentication, no CSRF, CORS allow-list,
 per-IP rate limits, bodies as JSON or as text/plain JSON (sendBeacon)."""
 
+import re
 import uuid
 
 from django.conf import settings
@@ -15,7 +16,6 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import generics, serializers
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -24,6 +24,7 @@ from enersolar.france import DEPARTMENTS
 from enersolar.http import (
     LenientContentNegotiation,
     PlainTextJSONParser,
+    PublicJSONParser,
     TrackingRateThrottle,
     client_ip,
 )
@@ -55,7 +56,7 @@ class PublicAPIView(APIView):
     authentication_classes: list = []  # no session auth means no CSRF check
     permission_classes = [AllowAny]
     throttle_classes = [TrackingRateThrottle]
-    parser_classes = [JSONParser, PlainTextJSONParser]
+    parser_classes = [PublicJSONParser, PlainTextJSONParser]
     content_negotiation_class = LenientContentNegotiation
 
     def user_agent(self, request) -> str:
@@ -98,6 +99,15 @@ class SessionOutput(serializers.Serializer):
     reused = serializers.BooleanField()
 
 
+_VISITOR_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def _visitor_id(value: str) -> str:
+    """The visitor id if it is one (a UUID from the tracker, or any short
+    token of URL-safe characters), else ""."""
+    return value if _VISITOR_ID.fullmatch(value) else ""
+
+
 class SessionStartApi(PublicAPIView):
     @extend_schema(
         operation_id="track_session",
@@ -108,8 +118,12 @@ class SessionStartApi(PublicAPIView):
     )
     def post(self, request):
         data = self.validated(SessionInput, request)
-        visitor_id = data["visitor_id"] or request.COOKIES.get(VISITOR_COOKIE, "")[:64]
-        visitor_id = visitor_id or str(uuid.uuid4())
+        # It goes into a cookie: only what a header can carry, else a new one.
+        visitor_id = (
+            _visitor_id(data["visitor_id"])
+            or _visitor_id(request.COOKIES.get(VISITOR_COOKIE, ""))
+            or str(uuid.uuid4())
+        )
         session, reused = session_start(
             visitor_id=visitor_id,
             data=data,

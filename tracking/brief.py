@@ -10,7 +10,9 @@ templates/brief/tracker.js, with only the parts each one needs:
   the session id passed to the form page as `?rdz_sid=`;
 - mode A, form script: session from the URL > sessionStorage > a new one,
   form_start, `window.rdzSubmitLead(data)`, GTM event and/or redirect;
-- mode B (integrated): both on one page, no hand-over.
+- mode B (integrated): both on one page, no hand-over;
+- the thank-you page's script: sends again the leads the form page could not
+  (every script does, from the outbox in localStorage: see tracker.js).
 """
 
 import json
@@ -43,6 +45,8 @@ KINDS = {
     "lp": {"title": "script LP (mode A)", "lp": True, "form": False, "pass_session": True},
     "form": {"title": "script formulaire (mode A)", "lp": False, "form": True},
     "integrated": {"title": "script intégré (mode B)", "lp": True, "form": True},
+    # Only sends the leads a form page could not (its outbox in localStorage).
+    "thank_you": {"title": "script page de remerciement", "lp": False, "form": False},
 }
 
 # Characters that could end or confuse an inline <script>: the same escapes as
@@ -175,5 +179,6 @@ def brief_build(form: Form, *, api_base: str | None = None, form_url: str = "") 
             "form_script": script_render(form, kind="form", api_base=api_base),
         },
         "mode_b": {"script": script_render(form, kind="integrated", api_base=api_base)},
+        "thank_you_script": script_render(form, kind="thank_you", api_base=api_base),
         "mini_brief": mini_brief(form),
     }

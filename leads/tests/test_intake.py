@@ -518,27 +518,6 @@ def test_blank_required_field_answers_400_naming_it(client, form, session, field
 
 
 @pytest.mark.parametrize(
-    ("field", "length"),
-    [
-        ("session_id", 65),
-        ("form_code", 51),
-        ("phone", 31),
-        ("nom", 101),
-        ("email", 255),
-        ("departement", 11),
-        ("utm_campaign", 256),
-    ],
-)
-def test_field_too_long_answers_400_naming_it(client, form, session, field, length):
-    assert_400_naming(submit(client, lead_body(session, form, **{field: "x" * length})), field)
-
-
-def test_a_field_of_the_wrong_type_answers_400_naming_it(client, form, session):
-    response = submit(client, lead_body(session, form, rgpd_consent="maybe"))
-    assert_400_naming(response, "rgpd_consent")
-
-
-@pytest.mark.parametrize(
     ("body", "content_type"),
     [("{not json", "application/json"), ("[1, 2]", "text/plain"), ("", "application/json")],
 )

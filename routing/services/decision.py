@@ -171,6 +171,10 @@ def lead_route(*, lead: Lead) -> Delivery | None:
     (`no_crm`, `no_api_key`, `pending_no_order`) and None is returned.
 
     Runs inside a transaction holding the lead's row lock (see queue)."""
+    if not lead.rgpd_consent:
+        # Intake stores these as no_consent; whatever set one back to pending
+        # (an import, a hand edit), a refused consent is never delivered.
+        return _hold(lead, Lead.Status.NO_CONSENT, "CONSENT_REFUSED")
     now = timezone.now()
     candidate = _candidate(lead)
     if candidate is None:

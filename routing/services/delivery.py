@@ -49,6 +49,10 @@ def lead_payload(lead: Lead) -> dict:
     values = {field: getattr(lead, field) for field in CUSTOM_FIELDS}
     values["product_type"] = lead.product_type.code if lead.product_type_id else ""
     custom = {CUSTOM_FIELDS.get(k, k): {"value": str(v)} for k, v in values.items() if v}
+    if lead.consent_at:
+        # The buyer's proof of when the visitor consented (ISO 8601, UTC).
+        consent_at = lead.consent_at.astimezone(UTC).isoformat(timespec="seconds")
+        custom["rgpd_consent_date"] = {"value": consent_at}
     payload = {
         "phone": lead.phone,
         "register_date": lead.register_date,

@@ -40,6 +40,7 @@ class LeadFactory(factory.django.DjangoModelFactory):
     status = Lead.Status.PENDING
     created_at = factory.LazyFunction(timezone.now)
     register_date = factory.LazyAttribute(lambda o: int(o.created_at.timestamp()))
+    consent_at = factory.SelfAttribute("created_at")
     form = factory.SubFactory(FormFactory)
     form_code = factory.LazyAttribute(lambda o: o.form.code if o.form else "")
     account = factory.LazyAttribute(lambda o: o.form.account if o.form else None)

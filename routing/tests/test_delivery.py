@@ -102,6 +102,9 @@ def test_payload_follows_the_zr7_mdl_protocol_exactly(buyer, world):
             "utm_source": {"value": "facebook"},
             "utm_medium": {"value": "cpc"},
             "utm_campaign": {"value": "ete-2030"},
+            "rgpd_consent_date": {
+                "value": lead.consent_at.astimezone(UTC).isoformat(timespec="seconds")
+            },
         },
     }
 
@@ -129,8 +132,22 @@ def test_empty_fields_and_civilite_are_left_out(buyer, world):
         "product_type",
         "lp_code",
         "liaison_code",
+        "rgpd_consent_date",
     }
     assert all(set(v) == {"value"} for v in body["custom_fields"].values())
+
+
+def test_a_lead_whose_consent_was_refused_is_never_sent(buyer, world):
+    """Even set back to pending (an import, a hand edit): routing holds it."""
+    lead = world.lead(rgpd_consent=False)
+
+    lead_deliver(lead_id=lead.pk)
+
+    assert buyer.requests == []
+    lead.refresh_from_db()
+    assert lead.status == Lead.Status.NO_CONSENT
+    assert "CONSENT_REFUSED" in lead.reasons
+    assert not Delivery.objects.filter(lead=lead).exists()
 
 
 def test_headers_carry_the_key_and_the_lead_id(buyer, world):

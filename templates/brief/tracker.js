@@ -32,25 +32,81 @@
   function codes() { return { lp_code: C.lp_code, form_code: C.form_code, liaison_code: C.liaison_code }; }
 
   // JSON POST bounded by a timeout: resolves with the answer, rejects on a
-  // network error, a timeout or a non-2xx status (err.status set).
-  function post(path, body, timeoutMs) {
+  // network error, a timeout or a non-2xx status (err.status set, and
+  // err.retryAfter in seconds when the API said when to come back).
+  function post(path, body, timeoutMs, headers) {
     return new Promise(function (resolve, reject) {
       var ctl = w.AbortController ? new w.AbortController() : null;
       var timer = setTimeout(function () { if (ctl) ctl.abort(); reject(new Error("timeout")); }, timeoutMs);
       w.fetch(C.api + path, {
-        method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
-        credentials: "include", signal: ctl ? ctl.signal : undefined
+        method: "POST", headers: extend({ "Content-Type": "application/json" }, headers || {}),
+        body: JSON.stringify(body), credentials: "include", signal: ctl ? ctl.signal : undefined
       }).then(function (r) {
         return r.json().catch(function () { return {}; }).then(function (json) {
           clearTimeout(timer);
           if (r.ok) return resolve(json);
           var err = new Error(json.error || "HTTP " + r.status);
           err.status = r.status;
+          err.retryAfter = parseInt(r.headers.get("Retry-After"), 10) || 0;
           reject(err);
         });
       }, function (e) { clearTimeout(timer); reject(e); });
     });
   }
+
+  // The outbox: a lead stays in localStorage from its submit until the API
+  // accepted (or refused) it. Each carries its client-generated id, sent as
+  // the Idempotency-Key header and as submission_id (a retry is stored once).
+  // Any page with a script of the brief sends what is left (the thank-you
+  // page too), with backoff, honouring Retry-After.
+  var OUTBOX_KEY = "rdz_outbox", OUTBOX_MAX_AGE_MS = 3 * 24 * 3600 * 1000, inFlight = {};
+  function outbox() {
+    try { var items = JSON.parse(load(local, OUTBOX_KEY) || "[]"); return Array.isArray(items) ? items : []; }
+    catch (e) { return []; }
+  }
+  function outboxUpdate(id, change) { // change(item) → the item, or null to drop it
+    var now = Date.now(), items = [];
+    outbox().forEach(function (item) {
+      if (item && item.id === id) item = change(item);
+      if (item && item.body && now - item.created < OUTBOX_MAX_AGE_MS) items.push(item);
+    });
+    save(local, OUTBOX_KEY, JSON.stringify(items.slice(-20)));
+  }
+  function outboxAdd(item) { save(local, OUTBOX_KEY, JSON.stringify(outbox().concat([item]).slice(-20))); }
+  // Network error, timeout, 408, 429, 5xx: the lead may not have arrived.
+  function retryable(err) {
+    var s = err && err.status || 0;
+    return !s || s === 408 || s === 429 || s >= 500;
+  }
+  function backoffMs(tries, err) {
+    var wait = Math.min(60000, 1000 * Math.pow(2, tries - 1)) * (0.8 + Math.random() * 0.4);
+    return Math.max(wait, (err && err.retryAfter || 0) * 1000);
+  }
+  function send(item) {
+    inFlight[item.id] = true;
+    return post("/api/public/leads", item.body, C.lead_timeout_ms, { "Idempotency-Key": item.id }).then(function (r) {
+      delete inFlight[item.id];
+      outboxUpdate(item.id, function () { return null; });
+      return r;
+    }, function (err) {
+      delete inFlight[item.id];
+      if (!retryable(err)) { outboxUpdate(item.id, function () { return null; }); throw err; }
+      var tries = (item.tries || 0) + 1, next = Date.now() + backoffMs(tries, err);
+      outboxUpdate(item.id, function (it) { it.tries = tries; it.next = next; return it; });
+      schedule(item.id, next);
+      throw err;
+    });
+  }
+  function schedule(id, at) {
+    setTimeout(function () {
+      var item = outbox().filter(function (it) { return it.id === id; })[0];
+      if (item && !inFlight[id]) send(item).catch(function () {});
+    }, Math.max(0, at - Date.now()));
+  }
+  function flushOutbox() {
+    outbox().forEach(function (item) { if (item && item.id) schedule(item.id, item.next || 0); });
+  }
+  flushOutbox();
 
   // Fire and forget, survives the page unload: sendBeacon, else fetch keepalive.
   function beacon(path, body) {
@@ -82,9 +138,10 @@
   // The form page recovers the session: URL > this tab's sessionStorage > a new one.
   var given = query[C.session_param] || load(tab, SID_KEY) || "";
   sessionPromise = UUID_RE.test(given) ? Promise.resolve(remember(given)) : startSession();
-{% else %}
+{% elif lp %}
   sessionPromise = startSession();
 {% endif %}
+{% if lp or form %}
 
   var sent = {};
   function track(type) {
@@ -105,6 +162,7 @@
     while (el && el.nodeType === 1) { if (el.matches && el.matches(selector)) return el; el = el.parentElement; }
     return null;
   }
+{% endif %}
 {% if lp %}
   track("lp_visit");
 
@@ -202,17 +260,23 @@
       body.session_id = id || sid || uuid();
       extend(body, codes());
       if (attribution.utm_campaign && !body.utm_campaign) body.utm_campaign = attribution.utm_campaign;
-      return post("/api/public/leads", body, C.lead_timeout_ms).then(function (r) {
+      body.submission_id = uuid();
+      body.page_url = String(w.location.href).slice(0, 2000);
+      // In the outbox before the first try: a page closed mid-request keeps it.
+      var item = { id: body.submission_id, body: body, created: Date.now(), tries: 0, next: 0 };
+      outboxAdd(item);
+      return send(item).then(function (r) {
         return { ok: true, lead_id: r.lead_id, status: r.status, stored: !!r.stored, warning: r.warning || "" };
       }, function (err) {
-        return { ok: false, error: String(err && err.message || err), http_status: err && err.status || 0 };
+        return { ok: false, error: String(err && err.message || err), http_status: err && err.status || 0,
+          queued: retryable(err) };
       });
     }).then(function (result) {
-      var refused = !result.ok && result.http_status >= 400 && result.http_status < 500 &&
-        result.http_status !== 408 && result.http_status !== 429;
+      var refused = !result.ok && !result.queued;
       // Refused (e.g. no phone): not stored, no conversion, the page shows the
       // error and may submit again. Otherwise (even unreachable, timeout, 5xx)
-      // the visitor goes on, and a second call answers the first result.
+      // the visitor goes on, the outbox sends the lead again, and a second
+      // call answers the first result.
       if (refused) { pending = null; return result; }
       return convert(result);
     });

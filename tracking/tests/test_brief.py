@@ -210,7 +210,15 @@ def test_every_role_reads_the_brief_with_its_session(form, role):
     response = client.get(url(form))
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"form_id", "form_code", "api_base", "mode_a", "mode_b", "mini_brief"}
+    assert set(body) == {
+        "form_id",
+        "form_code",
+        "api_base",
+        "mode_a",
+        "mode_b",
+        "thank_you_script",
+        "mini_brief",
+    }
     assert set(body["mode_a"]) == {"lp_script", "form_script"}
     assert set(body["mode_b"]) == {"script"}
     assert body["form_code"] == form.code

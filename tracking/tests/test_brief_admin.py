@@ -31,9 +31,9 @@ def test_a_viewer_sees_the_scripts_and_the_mini_brief(client, form):
     response = client.get(brief_url(form))
     assert response.status_code == 200
     page = response.content.decode()
-    for snippet in ("mode-a-lp", "mode-a-form", "mode-b", "gtm-head", "legal-notice"):
+    for snippet in ("mode-a-lp", "mode-a-form", "mode-b", "thank-you", "gtm-head", "legal-notice"):
         assert f'id="{snippet}"' in page
-    assert page.count('class="button rdz-copy"') == 5
+    assert page.count('class="button rdz-copy"') == 6
     # Scripts and snippets are shown as text, escaped, never run in the admin.
     assert "&lt;script&gt;/* gtm head */&lt;/script&gt;" in page
     assert "Mentions &lt;b&gt;légales&lt;/b&gt;" in page
