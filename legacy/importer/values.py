@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from itertools import islice
 
 from django.db import models
@@ -35,23 +36,44 @@ class Item:
     extra: dict = field(default_factory=dict)
     previous: dict = field(default_factory=dict)
     after_save: Callable[[models.Model], None] | None = None
+    # (code, detail) of what was imported not quite as written.
+    notes: list = field(default_factory=list)
+    # The pk of the lead of the same person this document is linked to.
+    duplicate_of: object = None
+    # One line for the listing of the collection (mini-analyses).
+    listed: str = ""
 
 
 @dataclass
 class Stats:
+    """Counts of one collection. In an audit `created`, `matched` and
+    `duplicates` are what the import *would* do (reported as to_create…)."""
+
     total: int = 0
     already: int = 0
     created: int = 0
     matched: int = 0
+    # Linked to an existing lead of the same person (business key), not created.
+    duplicates: int = 0
     invalid: int = 0
     reasons: Counter = field(default_factory=Counter)
     examples: list = field(default_factory=list)
+    # Imported, but not quite as written (a text cut, a routing entry dropped).
+    notes: Counter = field(default_factory=Counter)
+    note_examples: list = field(default_factory=list)
+    # Documents listed one by one (the mini-analyses: "brand | e-mail").
+    listed: list = field(default_factory=list)
 
     def reject(self, line: int, legacy_id: str, code: str, detail: str = "") -> None:
         self.invalid += 1
         self.reasons[code] += 1
         if len(self.examples) < EXAMPLES_KEPT:
             self.examples.append({"line": line, "id": legacy_id, "reason": detail or code})
+
+    def note(self, line: int, legacy_id: str, code: str, detail: str = "") -> None:
+        self.notes[code] += 1
+        if len(self.note_examples) < EXAMPLES_KEPT:
+            self.note_examples.append({"line": line, "id": legacy_id, "note": detail or code})
 
     def as_dict(self, audit: bool) -> dict:
         data = {
@@ -60,12 +82,21 @@ class Stats:
             "invalid": self.invalid,
             "reasons": dict(self.reasons),
             "examples": self.examples,
+            "notes": dict(self.notes),
+            "note_examples": self.note_examples,
         }
         if audit:
-            data["to_import"] = self.created + self.matched
+            # Nothing is written: what an import would do, never "created".
+            data["to_create"] = self.created
+            data["to_link"] = self.matched
+            data["to_link_as_duplicate"] = self.duplicates
+            data["to_import"] = self.created + self.matched + self.duplicates
         else:
             data["created"] = self.created
             data["matched"] = self.matched
+            data["duplicates_linked"] = self.duplicates
+        if self.listed:
+            data["listed"] = self.listed
         return data
 
 
@@ -87,6 +118,24 @@ def as_text(value) -> str:
     if value is None:
         return ""
     return str(value).strip()
+
+
+_MONEY_JUNK = re.compile(r"[\s\u00a0\u202f€]|EUR", re.IGNORECASE)
+
+
+def as_decimal(value) -> Decimal:
+    """A price as people wrote it: 25.5, "25.50", "25,50" (French decimal
+    comma), "1 234,50 €", "1.234,50". Raises InvalidOperation otherwise."""
+    if isinstance(value, bool) or value is None:
+        raise InvalidOperation
+    if isinstance(value, int | float | Decimal):
+        return Decimal(str(value))
+    text = _MONEY_JUNK.sub("", str(value))
+    if "," in text and "." in text:
+        # The last separator is the decimal one; the other groups thousands.
+        thousands = "." if text.rfind(",") > text.rfind(".") else ","
+        text = text.replace(thousands, "")
+    return Decimal(text.replace(",", "."))
 
 
 def as_bool(value, default: bool) -> bool:
@@ -134,8 +183,10 @@ def objectid_time(value) -> datetime | None:
 _MAX_LENGTHS: dict[type, dict[str, int]] = {}
 
 
-def fit_to_columns(model: type[models.Model], values: dict) -> dict:
-    """Cut strings to their column's length: PostgreSQL refuses longer ones."""
+def fit_to_columns(model: type[models.Model], values: dict, cut: dict | None = None) -> dict:
+    """Cut strings to their column's length: PostgreSQL refuses longer ones.
+    The whole values of the fields cut go into `cut` (kept in the legacy
+    record, and noted in the counts)."""
     limits = _MAX_LENGTHS.get(model)
     if limits is None:
         limits = _MAX_LENGTHS[model] = {
@@ -147,4 +198,6 @@ def fit_to_columns(model: type[models.Model], values: dict) -> dict:
         value = values.get(name)
         if isinstance(value, str) and len(value) > limit:
             values[name] = value[:limit]
+            if cut is not None:
+                cut[name] = value
     return values
