@@ -274,7 +274,7 @@ def write_dump(directory: Path, *, leads: int = 30, seed: int = 7) -> Dump:
         ),
     ]
     dump.lps = [
-        LPDoc(account_id=dump.accounts[i % 2]["id"], code=f"LP-{101 + i}") for i in range(3)
+        LPDoc(account_id=dump.accounts[min(i, 1)]["id"], code=f"LP-{101 + i}") for i in range(3)
     ]
     dump.forms = [
         FormDoc(account_id=dump.lps[0]["account_id"], lp_id=dump.lps[0]["id"], code="PV-201"),
