@@ -14,7 +14,6 @@ from django.utils import timezone
 from enersolar.models import ActivityLog
 from enersolar.services import journal_record
 from leads.models import Lead
-
 from tracking.models import Form
 
 from .importer import COLLECTIONS, MODELS, Importer
@@ -64,9 +63,7 @@ def legacy_import(
         raise ImportError_(f"unknown collection(s): {', '.join(unknown)}")
     if not any(c in files for c in wanted):
         raise ImportError_(f"{source}: no file for {', '.join(wanted)}")
-    ignored = sorted(
-        name for name in files if name not in COLLECTIONS and name not in NOT_IMPORTED
-    )
+    ignored = sorted(name for name in files if name not in COLLECTIONS and name not in NOT_IMPORTED)
     not_imported = {name: NOT_IMPORTED[name] for name in sorted(files) if name in NOT_IMPORTED}
 
     if audit:

@@ -105,8 +105,7 @@ class Importer(CollectionMappers):
                 f"{stats.duplicates} linked as duplicates"
             )
         return (
-            f"{stats.total} read, {done}, {stats.already} already imported, "
-            f"{stats.invalid} invalid"
+            f"{stats.total} read, {done}, {stats.already} already imported, {stats.invalid} invalid"
         )
 
     def _fit(self, model, values: dict) -> dict:
@@ -157,9 +156,7 @@ class Importer(CollectionMappers):
                 continue
             if item.duplicate_of is None:
                 item.extra = {
-                    k: v
-                    for k, v in doc.items()
-                    if k not in DOCUMENTED_FIELDS[name] and k != "_id"
+                    k: v for k, v in doc.items() if k not in DOCUMENTED_FIELDS[name] and k != "_id"
                 } | item.extra
             if "_id" in doc and legacy_id != str(doc["_id"]):
                 item.extra["_id"] = str(doc["_id"])
@@ -365,9 +362,7 @@ class Importer(CollectionMappers):
             .values_list("phone", "product_type_id", "pk", "created_at", "status")
         )
         for phone, product, pk, created_at, status in rows:
-            found.setdefault((phone, product), []).append(
-                (pk, created_at, status in OUR_DELIVERED)
-            )
+            found.setdefault((phone, product), []).append((pk, created_at, status in OUR_DELIVERED))
         return found
 
     def _forms_by_code(self) -> dict[str, Form]:
@@ -376,7 +371,9 @@ class Importer(CollectionMappers):
                 f.code: f
                 for f in Form.objects.select_related("landing_page", "account", "product_type")
             }
-            self._form_by_legacy = {f.legacy_id: f for f in self._form_cache.values() if f.legacy_id}
+            self._form_by_legacy = {
+                f.legacy_id: f for f in self._form_cache.values() if f.legacy_id
+            }
             self._lp_cache = {lp.code: lp for lp in LandingPage.objects.all()}
             self._lp_by_pk = {lp.pk: lp for lp in self._lp_cache.values()}
         return self._form_cache

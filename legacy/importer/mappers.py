@@ -211,9 +211,10 @@ class CollectionMappers:
             existing = Form.objects.filter(code=code).first()
             if existing:
                 item = Item(line, legacy_id, matched=existing)
-                if not existing.legacy_id and not Form.objects.filter(
-                    legacy_id=form_legacy_id
-                ).exists():
+                if (
+                    not existing.legacy_id
+                    and not Form.objects.filter(legacy_id=form_legacy_id).exists()
+                ):
 
                     def set_legacy_id(form: Form) -> None:
                         Form.objects.filter(pk=form.pk).update(legacy_id=form_legacy_id)
@@ -683,9 +684,9 @@ class CollectionMappers:
         created_at = doc_date(doc, "created_at") or objectid_time(doc.get("_id")) or self.now
         updated_at = doc_date(doc, "updated_at")
         raw_status = as_text(doc.get("status")).upper()
-        status = (
-            raw_status if raw_status in MiniAnalysis.Status.values else MiniAnalysis.Status.GENERATED
-        )
+        # Without a status of its own: GENERATED, as the migration of seed 004 did.
+        known = raw_status in MiniAnalysis.Status.values
+        status = raw_status if known else MiniAnalysis.Status.GENERATED
         notes = []
         if raw_status and raw_status != status:
             notes.append(("UNKNOWN_STATUS", f"status={doc.get('status')!r} kept as {status}"))
@@ -729,7 +730,8 @@ class CollectionMappers:
                     "original_updated_at": updated_at,
                     "migrated_at": self.now,
                     "batch": self.batch,
-                    "notes": f"Migrated from mini-analysis collection on {self.now:%Y-%m-%d %H:%M} UTC",
+                    "notes": "Migrated from mini-analysis collection on "
+                    f"{self.now:%Y-%m-%d %H:%M} UTC",
                 },
             )
         )

@@ -24,7 +24,6 @@ from routing.services.queue import lead_deliver, lead_retry, queue_process
 from routing.services.verification import verification_run
 from routing.tests.factories import OrderFactory
 from routing.tests.helpers import deliver_now
-from tests.buyer import buyer  # noqa: F401 - the fake buyer CRM fixture
 from tracking.models import Form, TrackingEvent, VisitorSession
 
 from .dump import BASE_TIME, LeadDocMaker, _write_array, _write_lines, write_dump
@@ -246,9 +245,9 @@ def person_twice(
     dump, *, first: str, second: str, gap=timedelta(days=2), seed: int = 99
 ) -> tuple[dict, dict]:
     maker = LeadDocMaker(seed)
-    one = maker.make(
-        form=dump.forms[0], session_id=None, created_at=BASE_TIME, status=first
-    ) | {"phone": "06 45 12 77 88"}
+    one = maker.make(form=dump.forms[0], session_id=None, created_at=BASE_TIME, status=first) | {
+        "phone": "06 45 12 77 88"
+    }
     two = maker.make(
         form=dump.forms[0], session_id=None, created_at=BASE_TIME + gap, status=second
     ) | {"phone": "+33645127788", "nom": "Autre orthographe"}

@@ -75,11 +75,7 @@ class Command(BaseCommand):
     def _collection_report(self, collection: str, result: dict, *, audit: bool) -> None:
         if collection == "mini_analyses":
             # The migration's own words (seed 004): totals, already linked, to migrate.
-            done = (
-                f"to migrate {result['to_create']}"
-                if audit
-                else f"migrated {result['created']}"
-            )
+            done = f"to migrate {result['to_create']}" if audit else f"migrated {result['created']}"
             linked = result["already_imported"] + result["to_link" if audit else "matched"]
             self.stdout.write(
                 f"  {collection}: total {result['total']}, already linked {linked}, "
