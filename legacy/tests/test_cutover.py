@@ -15,7 +15,6 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from enersolar import celery_app
 from enersolar.tests.helpers import public_client
 from leads.models import Lead
 from legacy.models import LegacyRecord
@@ -32,12 +31,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def celery_eager():
-    conf = celery_app.conf
-    saved = conf.task_always_eager, conf.task_eager_propagates
-    conf.task_always_eager, conf.task_eager_propagates = True, True
-    yield
-    conf.task_always_eager, conf.task_eager_propagates = saved
+def _eager(celery_eager):
+    pass
 
 
 @pytest.fixture
