@@ -10,18 +10,38 @@ from django.db import DatabaseError, models, transaction
 from django.utils import timezone
 
 from enersolar.models import CodeSequence, Department, ProductType
-from enersolar.phone import phone_normalize
 from leads.models import Lead
 from routing.models import Delivery
 from tracking.models import Form, LandingPage, TrackingEvent, VisitorSession
 
 from ..models import ImportBatch, LegacyRecord, MiniAnalysis
 from ..reader import RawDoc, iter_documents
+from . import copy
 from .mappers import CollectionMappers
 from .schema import COLLECTIONS, DOCUMENTED_FIELDS, MODELS, NOT_DEDUPED, OUR_DELIVERED, S
-from .values import Invalid, Item, Stats, as_text, fit_to_columns, in_chunks, legacy_uuid
+from .values import (
+    Invalid,
+    Item,
+    Stats,
+    as_text,
+    fit_to_columns,
+    in_chunks,
+    legacy_uuid,
+    phone_normalize_cached,
+)
 
 LISTED_KEPT = 1000
+RECORD_FIELDS = [
+    "collection",
+    "legacy_id",
+    "content_type",
+    "object_id",
+    "created",
+    "batch",
+    "extra",
+    "previous",
+    "imported_at",
+]
 
 
 class Importer(CollectionMappers):
@@ -211,8 +231,12 @@ class Importer(CollectionMappers):
     def _save(self, name: str, items: list[Item]) -> tuple[int, int, int]:
         model = MODELS[name]
         new = [item for item in items if item.matched is None]
-        if name in ("visitor_sessions", "tracking", "leads", "lead_queue"):
-            # The big collections: one INSERT per chunk.
+        big = name in ("visitor_sessions", "tracking", "leads", "lead_queue")
+        if big and copy.is_available():
+            # The big collections: one COPY per chunk (PostgreSQL)…
+            copy.copy_insert(model, [item.obj for item in new])
+        elif big:
+            # …or one INSERT.
             model.objects.bulk_create([item.obj for item in new])
         else:
             for item in new:
@@ -221,22 +245,26 @@ class Importer(CollectionMappers):
             if item.after_save:
                 item.after_save(item.obj if item.matched is None else item.matched)
         content_type = self._content_types[name]
-        LegacyRecord.objects.bulk_create(
+        rows = (
             [
-                LegacyRecord(
-                    collection=name,
-                    legacy_id=item.legacy_id,
-                    content_type=content_type,
-                    object_id=str((item.matched or item.obj).pk),
-                    created=item.matched is None,
-                    batch=self.batch,
-                    extra=item.extra,
-                    previous=item.previous,
-                    imported_at=self.now,
-                )
-                for item in items
+                name,
+                item.legacy_id,
+                content_type.pk,
+                str((item.matched or item.obj).pk),
+                item.matched is None,
+                self.batch.pk,
+                item.extra,
+                item.previous,
+                self.now,
             ]
+            for item in items
         )
+        if copy.is_available():
+            copy.copy_rows(LegacyRecord, RECORD_FIELDS, rows)
+        else:
+            LegacyRecord.objects.bulk_create(
+                [LegacyRecord(**dict(zip(RECORD_FIELDS, row, strict=True))) for row in rows]
+            )
         refs = self._refs.get(name)
         if refs is not None:
             for item in items:
@@ -309,7 +337,9 @@ class Importer(CollectionMappers):
                 for d in docs
                 if d[2].get("session_id")
             }
-            phones = {line: phone_normalize(as_text(doc.get("phone"))) for line, _, doc in docs}
+            phones = {
+                line: phone_normalize_cached(as_text(doc.get("phone"))) for line, _, doc in docs
+            }
             return {
                 "existing": set(Lead.objects.filter(pk__in=ids).values_list("pk", flat=True)),
                 "sessions": set(

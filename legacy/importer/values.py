@@ -10,7 +10,10 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from itertools import islice
 
+import phonenumbers
 from django.db import models
+
+from enersolar.phone import _looks_fake, phone_normalize
 
 from ..reader import parse_datetime
 from .schema import EXAMPLES_KEPT, ID_NAMESPACE
@@ -117,7 +120,9 @@ def legacy_uuid(collection: str, value) -> uuid.UUID:
 def as_text(value) -> str:
     if value is None:
         return ""
-    return str(value).strip()
+    text = str(value).strip()
+    # NUL cannot be stored in a PostgreSQL text column: dropped everywhere alike.
+    return text.replace("\x00", "") if "\x00" in text else text
 
 
 _MONEY_JUNK = re.compile(r"[\s\u00a0\u202f€]|EUR", re.IGNORECASE)
@@ -201,3 +206,47 @@ def fit_to_columns(model: type[models.Model], values: dict, cut: dict | None = N
             if cut is not None:
                 cut[name] = value
     return values
+
+
+# Whether phonenumbers finds a French number valid depends on its first five
+# national digits only (every FR pattern is a prefix class then \d{n}, and
+# the longest prefix class, premium rate 836[0-9][0-9], is five digits): the
+# import asks it once per prefix. legacy/tests checks this against
+# phone_normalize itself.
+_PREFIX_VALID: dict[str, bool] = {}
+_NON_DIGITS = re.compile(r"\D")
+
+
+def phone_normalize_cached(raw: str | None) -> str | None:
+    """phone_normalize, with the numbering-plan check cached per prefix: the
+    same answer, without phonenumbers' cost for each of a million leads."""
+    digits = _NON_DIGITS.sub("", raw or "")
+    if digits.startswith("0033"):
+        digits = digits[4:]
+    elif digits.startswith("33") and len(digits) in (11, 12):
+        digits = digits[2:]
+    if len(digits) == 9 and not digits.startswith("0"):
+        digits = "0" + digits
+    if len(digits) != 10 or not digits.startswith("0"):
+        return None
+    prefix = digits[:6]
+    valid = _PREFIX_VALID.get(prefix)
+    if valid is None:
+        # The whole check, fake-number rules included, on this very number.
+        normalized = phone_normalize(digits)
+        if normalized is None and not _plan_refuses(digits):
+            return None  # refused as fake, not for its prefix: decide nothing
+        valid = _PREFIX_VALID[prefix] = normalized is not None
+        return normalized
+    if not valid or _looks_fake(digits):
+        return None
+    return digits
+
+
+def _plan_refuses(digits: str) -> bool:
+    """Whether the numbering plan (not our fake rules) refuses the number."""
+    try:
+        parsed = phonenumbers.parse(digits, "FR")
+    except phonenumbers.NumberParseException:
+        return True  # "00…": an international prefix, never a French number
+    return not phonenumbers.is_valid_number_for_region(parsed, "FR")

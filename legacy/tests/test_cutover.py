@@ -349,3 +349,19 @@ def test_a_repeated_id_is_reported_alike_by_the_audit_and_the_import(dump, chunk
         assert counts["leads"]["reasons"] == {"DUPLICATE_IN_DUMP": 1}
         assert counts["leads"]["already_imported"] == 0
     assert result["leads"]["created"] == 10
+
+
+def test_text_lands_exactly_as_written_whatever_its_characters(dump):
+    """PostgreSQL takes the big collections through COPY: tabs, newlines,
+    backslashes, quotes and accents must come through untouched."""
+    awkward = 'Lé\\on\t"d\'Arc"\nII \\N'
+    dump.leads[0] |= {"nom": awkward, "ville": "Saint-Étienne\rCedex", "adresse": "a\x00b"}
+    dump.leads[0]["unknown_field"] = {"when": {"$date": "2024-03-01T08:00:00Z"}, "t": "a\tb"}
+    rewrite_leads(dump, dump.leads)
+
+    run(dump.directory)
+
+    lead = Lead.objects.get(pk=dump.leads[0]["id"])
+    assert (lead.nom, lead.ville, lead.adresse) == (awkward, "Saint-Étienne\rCedex", "ab")
+    extra = LegacyRecord.objects.get(collection="leads", legacy_id=dump.leads[0]["id"]).extra
+    assert extra["unknown_field"] == {"when": "2024-03-01T08:00:00Z", "t": "a\tb"}
