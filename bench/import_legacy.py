@@ -66,6 +66,8 @@ def main() -> None:
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/legacy_bench")
     parser.add_argument("--rerun", action="store_true", help="also time an idempotent re-run")
     args = parser.parse_args()
+    if "bench" not in args.database_url.rsplit("/", 1)[1]:
+        parser.error("the database's name must contain 'bench': its batches are rolled back")
 
     env = {
         **os.environ,
@@ -77,7 +79,8 @@ def main() -> None:
     _database(args.database_url)
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "-v0"], check=True, env=env)
-    # A previous run's batch would make this one an idempotent no-op.
+    # A previous run's batches would make this one an idempotent no-op (the
+    # database is the benchmark's own: every batch in it goes).
     subprocess.run(
         [
             *manage,
@@ -85,7 +88,7 @@ def main() -> None:
             "-c",
             "from legacy.models import ImportBatch as B; "
             "from legacy.services import batch_rollback as r; "
-            "[r(name=b.name) for b in B.objects.filter(name__startswith='bench')]",
+            "[r(name=b.name) for b in B.objects.all()]",
         ],
         check=True,
         env=env,
@@ -121,8 +124,9 @@ def main() -> None:
         cpu = cpu_seconds() - cpu_before
         peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         leads = results["leads"]
+        others = {k: leads[k] for k in ("already_imported", "duplicates_linked", "invalid")}
         print(
-            f"import: {leads['created']:,} leads created in {leads['seconds']:.0f} s "
+            f"import: {leads['created']:,} leads created ({others}) in {leads['seconds']:.0f} s "
             f"= {leads['created'] / leads['seconds']:,.0f} leads/s "
             f"(whole command {elapsed:.0f} s, {cpu:.0f} s of CPU in the import process "
             f"= {leads['created'] / cpu:,.0f} leads per CPU-second); "

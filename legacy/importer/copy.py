@@ -51,23 +51,61 @@ def _formatter(field: models.Field) -> Callable:
     return _text
 
 
-def copy_insert(model: type[models.Model], objs: list[models.Model]) -> None:
-    """Insert `objs` (unsaved instances) with one COPY. Primary keys drawn
-    from an identity sequence are set on the instances."""
+class Row(dict):
+    """A row to insert, by attribute name (`product_type_id`…): what a mapper
+    builds instead of a model instance when nothing but its values is needed
+    (a million of them: a model's __init__ costs more than the COPY)."""
+
+    model: type[models.Model]
+
+    def __init__(self, model: type[models.Model], values: dict):
+        super().__init__(_defaults(model))
+        self.update(values)
+        self.model = model
+
+    @property
+    def pk(self):
+        return self[self.model._meta.pk.attname]
+
+    def instance(self) -> models.Model:
+        return self.model(**self)
+
+
+_DEFAULTS: dict[type, dict] = {}
+
+
+def _defaults(model: type[models.Model]) -> dict:
+    if model not in _DEFAULTS:
+        _DEFAULTS[model] = {
+            f.attname: None if f.primary_key else f.get_default()
+            for f in model._meta.concrete_fields
+        }
+    return _DEFAULTS[model]
+
+
+def copy_insert(model: type[models.Model], objs: list) -> None:
+    """Insert `objs` (unsaved instances, or Rows) with one COPY. Primary keys
+    drawn from an identity sequence are set on the instances."""
     if not objs:
         return
     meta = model._meta
     fields = list(meta.concrete_fields)
-    if isinstance(meta.pk, models.AutoField) and objs[0].pk is None:
-        _draw_ids(model, objs)
+    if isinstance(objs[0], Row):
+        names = [f.attname for f in fields]
+        rows = ([obj[name] for name in names] for obj in objs)
+    else:
+        if isinstance(meta.pk, models.AutoField) and objs[0].pk is None:
+            _draw_ids(model, objs)
+        rows = ([getattr(obj, f.attname) for f in fields] for obj in objs)
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     _copy(
         f"COPY {connection.ops.quote_name(meta.db_table)} ({columns}) FROM STDIN",
-        ([getattr(obj, f.attname) for f in fields] for obj in objs),
+        rows,
         [_formatter(f) for f in fields],
     )
     for obj in objs:
-        obj._state.adding, obj._state.db = False, connection.alias
+        if not isinstance(obj, Row):
+            obj._state.adding, obj._state.db = False, connection.alias
 
 
 def copy_rows(model: type[models.Model], names: list[str], rows: Iterable[list]) -> None:

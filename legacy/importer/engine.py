@@ -42,6 +42,7 @@ RECORD_FIELDS = [
     "previous",
     "imported_at",
 ]
+RECORD_ATTNAMES = [LegacyRecord._meta.get_field(name).attname for name in RECORD_FIELDS]
 
 
 class Importer(CollectionMappers):
@@ -215,7 +216,8 @@ class Importer(CollectionMappers):
             # Find the row(s) the database refuses; the others still land.
             created = matched = duplicates = 0
             for item in items:
-                if item.obj is not None and isinstance(item.obj._meta.pk, models.AutoField):
+                meta = getattr(item.obj, "_meta", None)
+                if meta is not None and isinstance(meta.pk, models.AutoField):
                     item.obj.pk, item.obj._state.adding = None, True
                 try:
                     with transaction.atomic():
@@ -237,7 +239,12 @@ class Importer(CollectionMappers):
             copy.copy_insert(model, [item.obj for item in new])
         elif big:
             # …or one INSERT.
-            model.objects.bulk_create([item.obj for item in new])
+            model.objects.bulk_create(
+                [
+                    item.obj.instance() if isinstance(item.obj, copy.Row) else item.obj
+                    for item in new
+                ]
+            )
         else:
             for item in new:
                 item.obj.save()
@@ -263,7 +270,7 @@ class Importer(CollectionMappers):
             copy.copy_rows(LegacyRecord, RECORD_FIELDS, rows)
         else:
             LegacyRecord.objects.bulk_create(
-                [LegacyRecord(**dict(zip(RECORD_FIELDS, row, strict=True))) for row in rows]
+                [LegacyRecord(**dict(zip(RECORD_ATTNAMES, row, strict=True))) for row in rows]
             )
         refs = self._refs.get(name)
         if refs is not None:

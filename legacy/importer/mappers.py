@@ -19,6 +19,7 @@ from routing.models import Delivery, Order
 from tracking.models import Form, LandingPage, TrackingEvent, VisitorSession
 
 from ..models import LegacyRecord, MiniAnalysis
+from .copy import Row
 from .schema import (
     DELIVERED_STATUSES,
     LEAD_STATUS_ALIASES,
@@ -520,8 +521,9 @@ class CollectionMappers:
         register_date = as_int(doc.get("register_date")) or int(created_at.timestamp())
         values = {f: as_text(doc.get(f)) for f in LEAD_TEXT_FIELDS}
         values["lp_code"] = lp_code or (landing_page.code if landing_page else "")
-        obj = Lead(
-            **self._fit(
+        obj = Row(
+            Lead,
+            self._fit(
                 Lead,
                 {
                     **values,
@@ -545,7 +547,7 @@ class CollectionMappers:
                     "rgpd_consent": as_bool(doc.get("rgpd_consent"), True),
                     "newsletter": as_bool(doc.get("newsletter"), False),
                 },
-            )
+            ),
         )
         self._identity_remember(prepared, phone, product, created_at, status, pk)
         return Item(line, legacy_id, obj=obj)
