@@ -11,6 +11,7 @@ them, as bulk_create's RETURNING did.
 """
 
 import json
+import re
 from collections.abc import Callable, Iterable
 from datetime import date
 from decimal import Decimal
@@ -23,8 +24,13 @@ _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "
 NULL = "\\N"
 
 
+_SPECIAL = re.compile(r"[\\\t\n\r\x00]")
+
+
 def _text(value) -> str:
-    return str(value).translate(_ESCAPES)
+    text = value if type(value) is str else str(value)
+    # translate() with a mapping is slow: only for the rare value that needs it.
+    return text.translate(_ESCAPES) if _SPECIAL.search(text) else text
 
 
 def _formatter(field: models.Field) -> Callable:
@@ -33,7 +39,7 @@ def _formatter(field: models.Field) -> Callable:
         encoder = field.encoder
 
         def as_json(value):
-            return json.dumps(value, cls=encoder, ensure_ascii=False).translate(_ESCAPES)
+            return _text(json.dumps(value, cls=encoder, ensure_ascii=False))
 
         return as_json
     if isinstance(field, models.BooleanField):
@@ -128,7 +134,13 @@ def _copy(sql: str, rows: Iterable[list], formatters: list[Callable]) -> None:
     if not lines:
         return
     data = ("\n".join(lines) + "\n").encode()
-    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+    # The driver's own cursor: its errors are turned into Django's
+    # (DatabaseError…), so a refused chunk is retried row by row like any.
+    with (
+        connection.wrap_database_errors,
+        connection.cursor() as cursor,
+        cursor.cursor.copy(sql) as copy,
+    ):
         copy.write(data)
 
 

@@ -78,6 +78,16 @@ class Stats:
         if len(self.note_examples) < EXAMPLES_KEPT:
             self.note_examples.append({"line": line, "id": legacy_id, "note": detail or code})
 
+    def merge(self, other: "Stats") -> None:
+        """Add the counts of a part (a chunk mapped, or written, apart)."""
+        for name in ("total", "already", "created", "matched", "duplicates", "invalid"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.reasons.update(other.reasons)
+        self.notes.update(other.notes)
+        self.examples.extend(other.examples[: EXAMPLES_KEPT - len(self.examples)])
+        self.note_examples.extend(other.note_examples[: EXAMPLES_KEPT - len(self.note_examples)])
+        self.listed.extend(other.listed)
+
     def as_dict(self, audit: bool) -> dict:
         data = {
             "total": self.total,
@@ -160,9 +170,18 @@ def as_int(value) -> int | None:
         return None
 
 
+_IPV4_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+_IPV4 = re.compile(rf"{_IPV4_OCTET}(?:\.{_IPV4_OCTET}){{3}}")
+
+
 def as_ip(value) -> str | None:
+    if not value:
+        return None
+    text = as_text(value)
+    if _IPV4.fullmatch(text):
+        return text  # already the canonical form ipaddress would give
     try:
-        return str(ipaddress.ip_address(as_text(value))) if value else None
+        return str(ipaddress.ip_address(text))
     except ValueError:
         return None
 

@@ -73,3 +73,20 @@ def test_the_cached_phone_check_answers_exactly_as_phone_normalize(monkeypatch):
     numbers += ["0666666666", "0666666661", "0712345678", "0799999999", "0798765432"]
     for number in numbers + numbers[:1000]:
         assert phone_normalize_cached(number) == phone_normalize(number), number
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("82.1.2.3", "82.1.2.3"),
+        (" 10.0.0.255 ", "10.0.0.255"),
+        ("256.1.1.1", None),
+        ("01.2.3.4", None),
+        ("1.2.3.4, 5.6.7.8", None),
+        ("2001:DB8::1", "2001:db8::1"),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_ip_addresses(written, expected):
+    assert values.as_ip(written) == expected
