@@ -92,48 +92,52 @@ def _defaults(model: type[models.Model]) -> dict:
 def copy_insert(model: type[models.Model], objs: list) -> None:
     """Insert `objs` (unsaved instances, or Rows) with one COPY. Primary keys
     drawn from an identity sequence are set on the instances."""
-    if not objs:
-        return
-    meta = model._meta
-    fields = list(meta.concrete_fields)
-    if isinstance(objs[0], Row):
-        names = [f.attname for f in fields]
-        rows = ([obj[name] for name in names] for obj in objs)
-    else:
-        if isinstance(meta.pk, models.AutoField) and objs[0].pk is None:
-            _draw_ids(model, objs)
-        rows = ([getattr(obj, f.attname) for f in fields] for obj in objs)
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    _copy(
-        f"COPY {connection.ops.quote_name(meta.db_table)} ({columns}) FROM STDIN",
-        rows,
-        [_formatter(f) for f in fields],
-    )
+    send(*insert_payload(model, objs))
     for obj in objs:
         if not isinstance(obj, Row):
             obj._state.adding, obj._state.db = False, connection.alias
 
 
+def insert_payload(model: type[models.Model], objs: list) -> tuple[str, bytes]:
+    """The COPY statement and its data for `objs` (built without the database
+    but for drawing identity ids)."""
+    meta = model._meta
+    fields = list(meta.concrete_fields)
+    if objs and isinstance(objs[0], Row):
+        names = [f.attname for f in fields]
+        rows = ([obj[name] for name in names] for obj in objs)
+    else:
+        if objs and isinstance(meta.pk, models.AutoField) and objs[0].pk is None:
+            _draw_ids(model, objs)
+        rows = ([getattr(obj, f.attname) for f in fields] for obj in objs)
+    return _payload(meta.db_table, fields, rows)
+
+
 def copy_rows(model: type[models.Model], names: list[str], rows: Iterable[list]) -> None:
     """Insert plain rows (lists of values for the fields `names`) with one COPY."""
+    send(*rows_payload(model, names, rows))
+
+
+def rows_payload(model: type[models.Model], names: list[str], rows: Iterable[list]):
     meta = model._meta
-    fields = [meta.get_field(name) for name in names]
+    return _payload(meta.db_table, [meta.get_field(name) for name in names], rows)
+
+
+def _payload(table: str, fields: list, rows: Iterable[list]) -> tuple[str, bytes]:
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    _copy(
-        f"COPY {connection.ops.quote_name(meta.db_table)} ({columns}) FROM STDIN",
-        rows,
-        [_formatter(f) for f in fields],
-    )
+    sql = f"COPY {connection.ops.quote_name(table)} ({columns}) FROM STDIN"
+    pairs = list(enumerate(_formatter(f) for f in fields))
+    lines = [
+        "\t".join(NULL if row[i] is None else format_(row[i]) for i, format_ in pairs)
+        for row in rows
+    ]
+    return sql, ("\n".join(lines) + "\n").encode() if lines else b""
 
 
-def _copy(sql: str, rows: Iterable[list], formatters: list[Callable]) -> None:
-    pairs = list(enumerate(formatters))
-    lines = []
-    for row in rows:
-        lines.append("\t".join(NULL if row[i] is None else format_(row[i]) for i, format_ in pairs))
-    if not lines:
+def send(sql: str, data: bytes) -> None:
+    """Run one COPY of prepared data (nothing when there is none)."""
+    if not data:
         return
-    data = ("\n".join(lines) + "\n").encode()
     # The driver's own cursor: its errors are turned into Django's
     # (DatabaseError…), so a refused chunk is retried row by row like any.
     with (

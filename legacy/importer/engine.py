@@ -3,12 +3,10 @@
 import re
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 from django.contrib.contenttypes.models import ContentType
-from django.db import DatabaseError, connection, connections, models, transaction
+from django.db import DatabaseError, models, transaction
 from django.utils import timezone
 
 from enersolar.models import CodeSequence, Department, ProductType
@@ -101,20 +99,12 @@ class Importer(CollectionMappers):
         started = time.monotonic()
         next_report = self.progress_every
         handler = getattr(self, f"_map_{name}")
-        writer = _Writer(self, name) if self._pipelined(name) else None
-        try:
-            for chunk in in_chunks(iter_documents(path), self.chunk_size):
-                if writer is None:
-                    self._chunk(name, chunk, stats, handler)
-                else:
-                    writer.chunk(chunk, stats, handler)
-                if stats.total >= next_report:
-                    next_report += self.progress_every
-                    rate = stats.total / max(time.monotonic() - started, 1e-6)
-                    self.progress(f"{name}: {self._summary(stats)} ({rate:,.0f} rows/s)")
-        finally:
-            if writer is not None:
-                writer.close(stats)
+        for chunk in in_chunks(iter_documents(path), self.chunk_size):
+            self._chunk(name, chunk, stats, handler)
+            if stats.total >= next_report:
+                next_report += self.progress_every
+                rate = stats.total / max(time.monotonic() - started, 1e-6)
+                self.progress(f"{name}: {self._summary(stats)} ({rate:,.0f} rows/s)")
         if not self.audit and name in ("lps", "forms"):
             self._advance_sequences(name)
         elapsed = time.monotonic() - started
@@ -122,17 +112,6 @@ class Importer(CollectionMappers):
         result["seconds"] = round(elapsed, 2)
         self.progress(f"{name}: done, {self._summary(stats)} in {elapsed:.1f} s")
         return result
-
-    def _pipelined(self, name: str) -> bool:
-        """Leads on PostgreSQL are written by a second thread while the next
-        chunk is mapped (its own connection, so not inside a transaction the
-        caller holds: tests and callers in a transaction get the plain path)."""
-        return (
-            name == "leads"
-            and not self.audit
-            and copy.is_available()
-            and not connection.in_atomic_block
-        )
 
     def _summary(self, stats: Stats) -> str:
         """A progress line; an audit writes nothing, so it never says "created"."""
@@ -171,11 +150,8 @@ class Importer(CollectionMappers):
             return
         self._write(name, items, stats)
 
-    def _map_chunk(
-        self, name: str, chunk: list[RawDoc], handler, inflight: "_Inflight | None" = None
-    ) -> tuple[list[Item], Stats, dict]:
-        """Read, check and map one chunk; its counts in a Stats of its own.
-        `inflight`: the chunk a writer thread is still committing."""
+    def _map_chunk(self, name: str, chunk: list[RawDoc], handler) -> tuple[list[Item], Stats, dict]:
+        """Read, check and map one chunk; its counts in a Stats of its own."""
         stats = Stats()
         docs: list[tuple[int, str, dict]] = []
         seen: set[str] = set()
@@ -196,7 +172,7 @@ class Importer(CollectionMappers):
         if not docs:
             return [], stats, {}
         already: set[str] = set()
-        repeated: set[str] = set(inflight.ids & seen) if inflight else set()
+        repeated: set[str] = set()
         batch_id = self.batch.pk if self.batch else None
         for legacy_id, record_batch, imported_at in LegacyRecord.objects.filter(
             collection=name, legacy_id__in=[d[1] for d in docs]
@@ -212,10 +188,6 @@ class Importer(CollectionMappers):
         docs = [d for d in docs if d[1] not in already and d[1] not in repeated]
         items: list[Item] = []
         prepared = self._prepare(name, docs)
-        if inflight is not None:
-            prepared["existing"] |= inflight.pks
-            for key, entries in inflight.identities.items():
-                prepared["identities"].setdefault(key, []).extend(entries)
         for line, legacy_id, doc in docs:
             self._cut = {}
             try:
@@ -286,21 +258,7 @@ class Importer(CollectionMappers):
         for item in items:
             if item.after_save:
                 item.after_save(item.obj if item.matched is None else item.matched)
-        content_type = self._content_types[name]
-        rows = (
-            [
-                name,
-                item.legacy_id,
-                content_type.pk,
-                str((item.matched or item.obj).pk),
-                item.matched is None,
-                self.batch.pk,
-                item.extra,
-                item.previous,
-                self.now,
-            ]
-            for item in items
-        )
+        rows = self._record_rows(name, items)
         if copy.is_available():
             copy.copy_rows(LegacyRecord, RECORD_FIELDS, rows)
         else:
@@ -313,6 +271,24 @@ class Importer(CollectionMappers):
                 refs[item.legacy_id] = str((item.matched or item.obj).pk)
         duplicates = sum(1 for item in items if item.duplicate_of is not None)
         return len(new), len(items) - len(new) - duplicates, duplicates
+
+    def _record_rows(self, name: str, items: list[Item]) -> Iterable[list]:
+        """The LegacyRecord of each item, as values of RECORD_FIELDS."""
+        content_type = self._content_types[name].pk
+        return (
+            [
+                name,
+                item.legacy_id,
+                content_type,
+                str((item.matched or item.obj).pk),
+                item.matched is None,
+                self.batch.pk,
+                item.extra,
+                item.previous,
+                self.now,
+            ]
+            for item in items
+        )
 
     # --- references -------------------------------------------------------------
 
@@ -468,64 +444,3 @@ class Importer(CollectionMappers):
             CodeSequence.objects.filter(name=sequence, last_value__lt=number).update(
                 last_value=number
             )
-
-
-@dataclass
-class _Inflight:
-    """What a chunk being committed by the writer holds, for the next chunk's
-    checks (its rows are not visible to other connections yet)."""
-
-    ids: set  # legacy ids
-    pks: set  # our lead pks
-    identities: dict  # (phone, product) → [(pk, created_at, delivered)]
-
-
-class _Writer:
-    """Leads: chunk N is written by one thread (COPY, on its own connection)
-    while chunk N+1 is read and mapped by the caller, so PostgreSQL's work and
-    ours overlap. One chunk in flight at most. Chunk N+1 is checked against
-    chunk N from memory; if the database refused rows of chunk N, chunk N+1
-    is mapped again once N is committed, so nothing refers to a missing row."""
-
-    def __init__(self, importer: Importer, name: str):
-        self.importer, self.name = importer, name
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="legacy-writer")
-        self.pending: Future | None = None
-        self.inflight: _Inflight | None = None
-
-    def chunk(self, chunk: list[RawDoc], stats: Stats, handler) -> None:
-        importer = self.importer
-        items, part, prepared = importer._map_chunk(self.name, chunk, handler, self.inflight)
-        if self._wait(stats):
-            items, part, prepared = importer._map_chunk(self.name, chunk, handler)
-        stats.merge(part)
-        if not items:
-            self.inflight = None
-            return
-        self.inflight = _Inflight(
-            ids={item.legacy_id for item in items},
-            pks={item.obj.pk for item in items if item.obj is not None},
-            identities=prepared.get("identities", {}),
-        )
-        self.pending = self.pool.submit(self._write, items)
-
-    def _write(self, items: list[Item]) -> Stats:
-        stats = Stats()
-        self.importer._write(self.name, items, stats)
-        return stats
-
-    def _wait(self, stats: Stats) -> bool:
-        """Wait for the chunk in flight; True when the database refused rows."""
-        if self.pending is None:
-            return False
-        written = self.pending.result()
-        self.pending = None
-        stats.merge(written)
-        return bool(written.invalid)
-
-    def close(self, stats: Stats) -> None:
-        try:
-            self._wait(stats)
-        finally:
-            self.pool.submit(connections.close_all).result()
-            self.pool.shutdown()
