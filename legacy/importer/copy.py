@@ -13,6 +13,7 @@ them, as bulk_create's RETURNING did.
 import json
 import re
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 
@@ -157,6 +158,25 @@ def _draw_ids(model: type[models.Model], objs: list[models.Model]) -> None:
         )
         for obj, (pk,) in zip(objs, cursor.fetchall(), strict=True):
             obj.pk = pk
+
+
+@contextmanager
+def commits_without_flush(*, enabled: bool):
+    """PostgreSQL: this session's commits do not wait for the WAL flush
+    (`synchronous_commit = off`), one wait less per chunk. A crash can lose
+    the last chunks committed, rows and mapping records together: a re-run
+    imports them again (the import is idempotent). Never inside a caller's
+    transaction, where the setting would outlive nothing useful."""
+    if not (enabled and is_available()) or connection.in_atomic_block:
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO off")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET synchronous_commit")
 
 
 def is_available() -> bool:

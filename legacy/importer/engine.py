@@ -20,6 +20,7 @@ from . import copy
 from .mappers import CollectionMappers
 from .schema import COLLECTIONS, DOCUMENTED_FIELDS, MODELS, NOT_DEDUPED, OUR_DELIVERED, S
 from .values import (
+    LISTED_KEPT,
     Invalid,
     Item,
     Stats,
@@ -30,7 +31,6 @@ from .values import (
     phone_normalize_cached,
 )
 
-LISTED_KEPT = 1000
 RECORD_FIELDS = [
     "collection",
     "legacy_id",
@@ -89,9 +89,10 @@ class Importer(CollectionMappers):
 
     def run(self, files: dict[str, Path], collections: Iterable[str] | None = None) -> dict:
         wanted = set(collections or COLLECTIONS)
-        for name in COLLECTIONS:
-            if name in wanted and name in files:
-                self.results[name] = self._collection(name, files[name])
+        with copy.commits_without_flush(enabled=not self.audit):
+            for name in COLLECTIONS:
+                if name in wanted and name in files:
+                    self.results[name] = self._collection(name, files[name])
         return self.results
 
     def _collection(self, name: str, path: Path) -> dict:
@@ -133,7 +134,7 @@ class Importer(CollectionMappers):
         return fit_to_columns(model, values, self._cut)
 
     def _chunk(self, name: str, chunk: list[RawDoc], stats: Stats, handler) -> None:
-        items, part, _prepared = self._map_chunk(name, chunk, handler)
+        items, part = self._map_chunk(name, chunk, handler)
         stats.merge(part)
         if self.audit:
             planned = self._planned.setdefault(name, set())
@@ -150,7 +151,7 @@ class Importer(CollectionMappers):
             return
         self._write(name, items, stats)
 
-    def _map_chunk(self, name: str, chunk: list[RawDoc], handler) -> tuple[list[Item], Stats, dict]:
+    def _map_chunk(self, name: str, chunk: list[RawDoc], handler) -> tuple[list[Item], Stats]:
         """Read, check and map one chunk; its counts in a Stats of its own."""
         stats = Stats()
         docs: list[tuple[int, str, dict]] = []
@@ -170,7 +171,7 @@ class Importer(CollectionMappers):
             seen.add(legacy_id)
             docs.append((raw.line, legacy_id, raw.doc))
         if not docs:
-            return [], stats, {}
+            return [], stats
         already: set[str] = set()
         repeated: set[str] = set()
         batch_id = self.batch.pk if self.batch else None
@@ -213,7 +214,7 @@ class Importer(CollectionMappers):
             if item.listed and len(stats.listed) < LISTED_KEPT:
                 stats.listed.append(item.listed)
             items.append(item)
-        return items, stats, prepared
+        return items, stats
 
     def _write(self, name: str, items: list[Item], stats: Stats) -> None:
         try:

@@ -18,6 +18,9 @@ from enersolar.phone import _looks_fake, phone_normalize
 from ..reader import parse_datetime
 from .schema import EXAMPLES_KEPT, ID_NAMESPACE
 
+# Documents listed one by one at most (mini-analyses: one line each).
+LISTED_KEPT = 1000
+
 
 class Invalid(Exception):
     """A document we cannot import; `code` is counted, `detail` shown."""
@@ -86,7 +89,7 @@ class Stats:
         self.notes.update(other.notes)
         self.examples.extend(other.examples[: EXAMPLES_KEPT - len(self.examples)])
         self.note_examples.extend(other.note_examples[: EXAMPLES_KEPT - len(self.note_examples)])
-        self.listed.extend(other.listed)
+        self.listed.extend(other.listed[: LISTED_KEPT - len(self.listed)])
 
     def as_dict(self, audit: bool) -> dict:
         data = {
