@@ -7,7 +7,11 @@ django-import-export's export (a button exporting the filtered list, and an
 action exporting the selected rows) to every model admin registered so far,
 keeping each admin's own behaviour and templates."""
 
+import json
+
 from django.contrib import admin, messages
+from django.core.serializers.json import DjangoJSONEncoder
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 from import_export import resources
@@ -18,7 +22,7 @@ from enersolar.admin_tools import ReadOnlyAdmin
 from enersolar.admin_tools import StreamingCSVExportMixin as ExportActionMixin
 from leads.models import Lead
 
-from .models import ImportBatch, LegacyRecord
+from .models import ImportBatch, LegacyRecord, MiniAnalysis
 from .resources import LeadExportResource, LeadImportResource
 from .rgpd import person_erase
 
@@ -50,6 +54,14 @@ class LegacyRecordAdmin(ReadOnlyAdmin):
     search_fields = ["=legacy_id", "=object_id"]
     list_select_related = ["batch", "content_type"]
     show_full_result_count = False
+
+
+@admin.register(MiniAnalysis)
+class MiniAnalysisAdmin(ReadOnlyAdmin):
+    list_display = ["brand_name", "status", "lead", "sector", "language", "migrated_at", "batch"]
+    list_filter = ["status", "language", "batch"]
+    search_fields = ["=lead__email", "brand_name"]
+    list_select_related = ["lead", "batch"]
 
 
 # --- CSV export of every admin list ----------------------------------------------------
@@ -95,7 +107,28 @@ for model, model_admin in list(admin.site._registry.items()):
     admin.site.register(model, type(admin_class.__name__, (ExportActionMixin, admin_class), attrs))
 
 
-# --- Leads: CSV import and export, RGPD erasure -------------------------------------------
+# --- Leads: CSV import and export, RGPD erasure, what the legacy system said ----------------
+
+
+class MiniAnalysisStatusFilter(admin.SimpleListFilter):
+    """The migrated mini-analyses (seed 004) by their original status."""
+
+    title = _("mini-analysis")
+    parameter_name = "mini_analysis"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("any", _("every migrated mini-analysis")),
+            *((status, status) for status in MiniAnalysis.Status.values),
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value() == "any":
+            return queryset.filter(mini_analysis__isnull=False)
+        if self.value() in MiniAnalysis.Status.values:
+            return queryset.filter(mini_analysis__status=self.value())
+        return queryset
+
 
 admin.site.unregister(Lead)
 
@@ -105,6 +138,36 @@ class LeadAdmin(ImportMixin, ExportActionMixin, BillingLeadAdmin):
     resource_classes = [LeadImportResource]
     import_export_change_list_template = "admin/import_export/change_list_import_export.html"
     actions = [*BillingLeadAdmin.actions, "erase_person"]
+    list_filter = [*BillingLeadAdmin.list_filter, MiniAnalysisStatusFilter]
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None:
+            return fieldsets
+        return [*fieldsets, (_("Legacy system"), {"fields": ["legacy_panel"]})]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*super().get_readonly_fields(request, obj), "legacy_panel"]
+
+    @admin.display(description=_("Imported from"))
+    def legacy_panel(self, obj):
+        """The legacy documents this lead came from (a linked duplicate too),
+        with the fields we keep as they came, and a migrated mini-analysis."""
+        records = list(
+            LegacyRecord.objects.filter(
+                collection__in=["leads", "mini_analyses"], object_id=str(obj.pk)
+            ).select_related("batch")
+        )
+        if not records:
+            return _("Not imported.")
+        for record in records:
+            record.extra_text = json.dumps(
+                record.extra, indent=1, ensure_ascii=False, cls=DjangoJSONEncoder
+            )
+        analysis = MiniAnalysis.objects.select_related("batch").filter(lead=obj).first()
+        return render_to_string(
+            "admin/legacy/lead_legacy_panel.html", {"records": records, "analysis": analysis}
+        )
 
     def get_import_resource_classes(self, request):
         return [LeadImportResource]
