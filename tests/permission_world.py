@@ -163,9 +163,12 @@ def _billing(*, lead, order, admin) -> int:
 def _legacy(*, lead, admin) -> None:
     from django.contrib.contenttypes.models import ContentType
 
-    from legacy.models import ImportBatch, LegacyRecord
+    from legacy.models import ImportBatch, LegacyRecord, MiniAnalysis
 
     batch = ImportBatch.objects.create(name="batch-1", user=admin)
+    MiniAnalysis.objects.create(
+        lead=lead, mini_analysis_id="ma-1", status=MiniAnalysis.Status.GENERATED, batch=batch
+    )
     LegacyRecord.objects.create(
         batch=batch,
         collection="leads",

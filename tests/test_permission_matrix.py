@@ -60,6 +60,7 @@ MODELS = {
     "axes_accessfailurelog": ("a", "", "a", "a"),
     "legacy_importbatch": ("a", "", "", ""),
     "legacy_legacyrecord": ("a", "", "", ""),
+    "legacy_minianalysis": ("a", "", "", ""),
 }
 
 # Actions of each list: who is offered (and may run) each one.
@@ -102,6 +103,7 @@ ACTIONS = {
     "axes_accessfailurelog": {"delete_selected": "a", EXPORT: "a"},
     "legacy_importbatch": {EXPORT: "a"},
     "legacy_legacyrecord": {EXPORT: "a"},
+    "legacy_minianalysis": {EXPORT: "a"},
 }
 
 LOGIN = 302  # the admin's answer to anybody not logged in: its login page
