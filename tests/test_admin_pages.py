@@ -17,7 +17,8 @@ from billing.services import budget_topup, lead_return
 from enersolar.models import QualityMapping
 from enersolar.tests.factories import UserFactory
 from leads.services import lead_receive
-from legacy.models import ImportBatch, LegacyRecord
+from leads.tests.factories import LeadFactory
+from legacy.models import ImportBatch, LegacyRecord, MiniAnalysis
 from routing.models import (
     CRMHealth,
     DefaultPrice,
@@ -101,6 +102,15 @@ def superuser_client(client):
         object_id=str(lead.pk),
         batch=batch,
         extra={"crm_response": {"code": 201}},
+    )
+    MiniAnalysis.objects.create(
+        lead=LeadFactory(status="no_crm"),
+        mini_analysis_id="65f0c0ffee0000000000abcd",
+        status="GENERATED",
+        brand_name="Marque",
+        pdf_url="https://cdn.example.com/mini/1.pdf",
+        analysis_text="Premier aperçu",
+        batch=batch,
     )
     boss = UserFactory(username="boss", is_superuser=True)
     Token.objects.create(user=boss)
