@@ -183,8 +183,8 @@ def main(argv: list[str] | None = None) -> int:
             random_phone(), uuid.UUID(random.choice(sessions)), form.product_type, timezone.now()
         ),
         "transaction (lock, session, checks, INSERT)": transaction_only,
-        "candidate CRM, cached": lambda: services._candidate_crm(form, pending),
-        "candidate CRM, cold cache": cold(lambda: services._candidate_crm(form, pending)),
+        "candidate CRM, cached": lambda: services._route_preview(pending),
+        "candidate CRM, cold cache": cold(lambda: services._route_preview(pending)),
         "hand-off to delivery (lead_received)": lambda: lead_received.send(
             sender=Lead, lead_id=uuid.uuid4()
         ),

@@ -10,9 +10,9 @@ import time_machine
 
 from leads.models import Lead
 from routing.models import Delivery, DeliveryAttempt
-from routing.services import delivery as delivery_module
-from routing.services.delivery import classify
-from routing.services.queue import lead_deliver
+from routing.services import send as delivery_module
+from routing.services.batch import lead_deliver
+from routing.services.send import classify
 from tests.buyer import Answer, refused_url
 
 from .helpers import make_world

@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from leads.models import Lead
 from routing.models import CRMHealth, Delivery
-from routing.services.queue import lead_deliver, queue_process
+from routing.services.batch import lead_deliver
+from routing.services.queue import queue_process
 
 from .helpers import deliver_now, make_world
 

@@ -17,19 +17,14 @@ from enersolar import celery_app
 from enersolar.models import ActivityLog
 from enersolar.tests.factories import UserFactory
 from leads.models import Lead
-from routing.dispatch import dispatch_leads
 from routing.models import CRMHealth, Delivery, DeliveryAttempt
-from routing.services import queue
-from routing.services.delivery import delivery_send
-from routing.services.health import circuit_record_failure
-from routing.services.queue import (
-    lead_deliver,
-    lead_retry,
-    leads_deliver_claimed,
-    queue_process,
-    queue_retry_exhausted,
-)
+from routing.services import batch
+from routing.services.batch import lead_deliver, leads_deliver_claimed
+from routing.services.circuit import circuit_record_failure
+from routing.services.queue import lead_retry, queue_process, queue_retry_exhausted
+from routing.services.send import delivery_send
 from routing.signals import leads_delivered
+from routing.tasks import dispatch_leads
 from tracking.models import VisitorSession
 
 from .factories import DeliveryFactory
@@ -665,7 +660,7 @@ def claimed_batch(world, count, **delivery_fields):
 def test_a_batch_records_every_outcome_in_a_few_statements(
     buyer, world, django_assert_max_num_queries, monkeypatch
 ):
-    monkeypatch.setattr(queue, "WRITE_EVERY_SECONDS", 3600)  # one write, however slow the machine
+    monkeypatch.setattr(batch, "WRITE_EVERY_SECONDS", 3600)  # one write, however slow the machine
     buyer.answer(201, times=20)
     buyer.answer(200, {"message": "doublon"}, times=1)
     buyer.answer(400, times=1)
@@ -779,7 +774,7 @@ def test_a_batch_answered_after_its_failures_resets_the_count_other_workers_left
         CRMHealth.objects.filter(crm=world.crm).update(consecutive_failures=below_the_threshold)
         return delivery_send(**kwargs)
 
-    monkeypatch.setattr(queue, "delivery_send", others_fail_meanwhile)
+    monkeypatch.setattr(batch, "delivery_send", others_fail_meanwhile)
 
     assert leads_deliver_claimed(lead_ids=ids, claim=claim) == ["success"] * 3
     assert (health(world).state, health(world).consecutive_failures) == ("closed", 0)
@@ -805,7 +800,7 @@ def test_a_batch_that_lost_the_probe_to_a_successful_one_sends_its_leads(
     buyer.answer(201)
     frozen.move_to(START + timedelta(seconds=django_settings.CIRCUIT_COOLDOWN_SECONDS))
     ids, claim = claimed_batch(world, 3)
-    real_check = queue.circuit_check
+    real_check = batch.circuit_check
 
     def other_probe_succeeds_first(**kwargs):
         CRMHealth.objects.filter(crm=world.crm).update(
@@ -813,7 +808,7 @@ def test_a_batch_that_lost_the_probe_to_a_successful_one_sends_its_leads(
         )
         return real_check(**kwargs)
 
-    monkeypatch.setattr(queue, "circuit_check", other_probe_succeeds_first)
+    monkeypatch.setattr(batch, "circuit_check", other_probe_succeeds_first)
 
     assert leads_deliver_claimed(lead_ids=ids, claim=claim) == ["success"] * 3
     taken = buyer.count_by_idempotency_key(answered=201)
@@ -832,7 +827,7 @@ def test_an_item_whose_claim_was_lost_mid_batch_keeps_its_new_owner(buyer, world
             Delivery.objects.filter(pk=ids[2]).update(claimed_at=claim + timedelta(hours=1))
         return delivery_send(**kwargs)
 
-    monkeypatch.setattr(queue, "delivery_send", send_then_lose_the_last_claim)
+    monkeypatch.setattr(batch, "delivery_send", send_then_lose_the_last_claim)
 
     assert leads_deliver_claimed(lead_ids=ids, claim=claim) == ["success"] * 3
 
@@ -892,7 +887,7 @@ def test_a_doublon_for_an_item_the_lease_never_released_stays_a_duplicate(buyer,
 
 def test_a_long_batch_writes_its_answers_as_it_goes(buyer, world, monkeypatch):
     """A worker dying mid-batch loses about WRITE_EVERY_SECONDS of answers."""
-    monkeypatch.setattr(queue, "WRITE_EVERY_SECONDS", 0)  # every answer is "old" at once
+    monkeypatch.setattr(batch, "WRITE_EVERY_SECONDS", 0)  # every answer is "old" at once
     ids, claim = claimed_batch(world, 3)
     states_when_sending = []
 
@@ -902,7 +897,7 @@ def test_a_long_batch_writes_its_answers_as_it_goes(buyer, world, monkeypatch):
         )
         return delivery_send(**kwargs)
 
-    monkeypatch.setattr(queue, "delivery_send", send_and_look)
+    monkeypatch.setattr(batch, "delivery_send", send_and_look)
 
     leads_deliver_claimed(lead_ids=ids, claim=claim)
 
@@ -947,14 +942,14 @@ def test_a_write_the_database_keeps_refusing_is_left_to_the_lease(
 
     monkeypatch.setattr(DeliveryAttempt.objects, "bulk_create", refuse)
 
-    with caplog.at_level("ERROR", logger="routing.services.queue"):
+    with caplog.at_level("ERROR", logger="routing.services.batch"):
         assert leads_deliver_claimed(lead_ids=ids, claim=claim) == ["success"] * 2
 
     assert set(Delivery.objects.filter(pk__in=ids).values_list("state", flat=True)) == {
         Delivery.State.PROCESSING  # the lease sends them again
     }
     assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == [
-        f"delivery batch write failed {queue.WRITE_TRIES} times, left to the lease: "
+        f"delivery batch write failed {batch.WRITE_TRIES} times, left to the lease: "
         f"leads={sorted(ids)}"
     ]
 
@@ -971,9 +966,9 @@ def test_an_error_while_sending_one_lead_is_its_transient_outcome_and_the_batch_
             raise RuntimeError(f"a bug while building the payload for {kwargs['api_key']}")
         return delivery_send(**kwargs)
 
-    monkeypatch.setattr(queue, "delivery_send", fail_on_the_third)
+    monkeypatch.setattr(batch, "delivery_send", fail_on_the_third)
 
-    with caplog.at_level("ERROR", logger="routing.services.delivery"):
+    with caplog.at_level("ERROR", logger="routing.services.send"):
         outcomes = leads_deliver_claimed(lead_ids=ids, claim=claim)
 
     assert outcomes == ["success", "success", "transient", "success"]
@@ -1018,7 +1013,7 @@ def test_a_batch_left_early_gives_its_unsent_leads_back_at_once(buyer, world, mo
         sent.append(kwargs["delivery"].pk)
         return delivery_send(**kwargs)
 
-    monkeypatch.setattr(queue, "delivery_send", worker_stops_after_two)
+    monkeypatch.setattr(batch, "delivery_send", worker_stops_after_two)
 
     with pytest.raises(KeyboardInterrupt):
         leads_deliver_claimed(lead_ids=ids, claim=claim)

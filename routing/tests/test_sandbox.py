@@ -152,7 +152,7 @@ def hang_up():
     """Close the delivery's keep-alive connections after the test, so that the
     live server's handler threads end with it."""
     yield
-    from routing.services.delivery import _http
+    from routing.services.send import _http
 
     _http().close()
 
