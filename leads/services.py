@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -367,7 +367,15 @@ def _route_preview(lead: Lead) -> str | None:
     routing through lead_route_asked (a read-only dry run of the decision
     itself), so the answer names where the lead goes if nothing changes
     before its delivery."""
-    answers = lead_route_asked.send(sender=Lead, lead=lead)
+    try:
+        answers = lead_route_asked.send(sender=Lead, lead=lead)
+    except DatabaseError:
+        raise  # the transaction is lost anyway: lead_receive's callers see it
+    except Exception:
+        # A bug in the dry run must not cost the lead: it is stored, and
+        # delivered by the real decision; only the answer lacks its CRM.
+        logger.exception("lead intake: routing dry run failed, answering no CRM")
+        return None
     return next((slug for _, slug in answers if slug is not None), None)
 
 

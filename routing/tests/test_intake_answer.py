@@ -81,3 +81,15 @@ def test_the_dry_run_costs_no_statement_once_the_configuration_is_cached(
         answer = post(body)
 
     assert answer["crm"] == ("mdl" if departement == "13" else "zr7"), answer
+
+
+def test_a_failing_dry_run_costs_the_answer_its_crm_never_the_lead(demo, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug in the dry run")
+
+    monkeypatch.setattr("routing.services.decide.route_decide", broken)
+
+    answer = submit("75", "0612345678")
+
+    assert (answer["status"], answer["crm"]) == ("pending", None)
+    assert Lead.objects.get(pk=answer["lead_id"]).status == Lead.Status.PENDING

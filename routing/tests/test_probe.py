@@ -1,7 +1,7 @@
 """A buyer that comes back gets its leads within a cool-down or two, whatever
 their place on the retry ladder: the queue run probes a failing CRM that has
 nothing due, the probe uses up no retry, and a success after failures brings
-the waiting leads forward (routing/services/queue.py, health.py)."""
+the waiting leads forward (routing/services/queue.py, circuit.py)."""
 
 from datetime import UTC, datetime, timedelta
 
