@@ -15,7 +15,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
 from enersolar.models import CRM, AccountRouting
@@ -91,8 +91,12 @@ class _DatabaseReads:
         )
 
 
+# Each with the default price of its CRM for the product: one statement for
+# both when the cache is cold.
 _routing_entries = ProcessCache(
-    "routing_entries", ttl=settings.CONFIG_CACHE_SECONDS, depends_on=(AccountRouting, CRM)
+    "routing_entries",
+    ttl=settings.CONFIG_CACHE_SECONDS,
+    depends_on=(AccountRouting, CRM, DefaultPrice),
 )
 _product_orders = ProcessCache(
     "product_orders", ttl=settings.CONFIG_CACHE_SECONDS, depends_on=(Order, CRM)
@@ -100,6 +104,23 @@ _product_orders = ProcessCache(
 _default_prices = ProcessCache(
     "default_prices", ttl=settings.CONFIG_CACHE_SECONDS, depends_on=(DefaultPrice,)
 )
+
+
+def _routing_entry_load(key) -> tuple[Candidate, Decimal | None] | None:
+    account_id, product_type_id = key
+    default_price = DefaultPrice.objects.filter(
+        crm_id=OuterRef("crm_id"), product_type_id=OuterRef("product_type_id")
+    ).values("unit_price")[:1]
+    routing = (
+        AccountRouting.objects.select_related("crm")
+        .annotate(default_price=Subquery(default_price))
+        .filter(account_id=account_id, product_type_id=product_type_id, crm__is_active=True)
+        .first()
+    )
+    if routing is None:
+        return None
+    candidate = Candidate(routing.crm, routing.api_key, Delivery.Source.ACCOUNT_ROUTING)
+    return candidate, routing.default_price
 
 
 def _product_orders_load(product_type_id) -> list[tuple[Order, frozenset]]:
@@ -117,10 +138,16 @@ class _CachedReads(_DatabaseReads):
     lock. (Cap counts and reserved budgets are live rows, read as the
     delivery reads them, and only where they decide something.)"""
 
+    def __init__(self) -> None:
+        self._prices: dict[tuple, Decimal | None] = {}  # read with the routing entry
+
     def routing_entry(self, account_id, product_type_id) -> Candidate | None:
-        return _routing_entries.get(
-            (account_id, product_type_id), lambda key: super(_CachedReads, self).routing_entry(*key)
-        )
+        entry = _routing_entries.get((account_id, product_type_id), _routing_entry_load)
+        if entry is None:
+            return None
+        candidate, default_price = entry
+        self._prices[candidate.crm.pk, product_type_id] = default_price
+        return candidate
 
     def orders(self, lead: Lead, today: date, *, crm: CRM, cross: bool) -> list[Order]:
         return [
@@ -135,6 +162,8 @@ class _CachedReads(_DatabaseReads):
         ]
 
     def default_price(self, crm_id: int, product_type_id: int):
+        if (crm_id, product_type_id) in self._prices:
+            return self._prices[crm_id, product_type_id]
         return _default_prices.get(
             (crm_id, product_type_id), lambda key: super(_CachedReads, self).default_price(*key)
         )
