@@ -131,7 +131,14 @@ def main(argv: list[str] | None = None) -> int:
     from tracking.services import session_convert
 
     form = form_by_code_or_id("PV-001")
-    pending = Lead(account_id=form.account_id, product_type=form.product_type)
+    # A valid lead of the demo's PV form: the routing dry run decides for it.
+    pending = Lead(
+        form=form,
+        account_id=form.account_id,
+        product_type=form.product_type,
+        departement="75",
+        rgpd_consent=True,
+    )
 
     def transaction_only() -> None:
         # lead_receive's transaction, with the lookups done beforehand.
