@@ -131,7 +131,14 @@ def main(argv: list[str] | None = None) -> int:
     from tracking.services import session_convert
 
     form = form_by_code_or_id("PV-001")
-    pending = Lead(account_id=form.account_id, product_type=form.product_type)
+    # A valid lead of the demo's PV form: the routing dry run decides for it.
+    pending = Lead(
+        form=form,
+        account_id=form.account_id,
+        product_type=form.product_type,
+        departement="75",
+        rgpd_consent=True,
+    )
 
     def transaction_only() -> None:
         # lead_receive's transaction, with the lookups done beforehand.
@@ -183,8 +190,8 @@ def main(argv: list[str] | None = None) -> int:
             random_phone(), uuid.UUID(random.choice(sessions)), form.product_type, timezone.now()
         ),
         "transaction (lock, session, checks, INSERT)": transaction_only,
-        "candidate CRM, cached": lambda: services._candidate_crm(form, pending),
-        "candidate CRM, cold cache": cold(lambda: services._candidate_crm(form, pending)),
+        "candidate CRM, cached": lambda: services._route_preview(pending),
+        "candidate CRM, cold cache": cold(lambda: services._route_preview(pending)),
         "hand-off to delivery (lead_received)": lambda: lead_received.send(
             sender=Lead, lead_id=uuid.uuid4()
         ),

@@ -8,7 +8,6 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce
-from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
@@ -17,9 +16,9 @@ from enersolar.models import ActivityLog
 from enersolar.notifications import notify_admins
 from enersolar.services import code_sequence_next, journal_record
 from leads.models import Lead
+from leads.services import leads_status_set
 from routing.models import Delivery, Order
 from routing.services.queue import held_leads_release
-from routing.signals import leads_delivered
 
 from .models import BudgetAlert, BudgetTransaction, LeadReturn, Statement, StatementLine
 from .selectors import billable_deliveries, budget_level
@@ -68,8 +67,7 @@ def budget_topup(*, order: Order, amount: Decimal, user=None, note: str = "") ->
     return entry
 
 
-@receiver(leads_delivered, dispatch_uid="billing_budget_consume")
-def _consume_on_delivery(sender, deliveries: list[Delivery], **kwargs) -> None:
+def on_leads_delivered(sender, deliveries: list[Delivery], **kwargs) -> None:
     budgets_consume(deliveries=deliveries)
 
 
@@ -170,7 +168,7 @@ def lead_return(*, lead: Lead, reason: str, user=None) -> LeadReturn:
             f"The return window ({settings.RETURN_WINDOW_DAYS} days after delivery) is over."
         )
     record = LeadReturn.objects.create(lead=lead, reason=reason, returned_by=user)
-    Lead.objects.filter(pk=lead.pk).update(status=Lead.Status.RETURNED)
+    leads_status_set([lead.pk], Lead.Status.RETURNED)
     consumed = BudgetTransaction.objects.filter(
         lead=lead, kind=BudgetTransaction.Kind.CONSUMPTION
     ).first()

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db.models import QuerySet
 
 from enersolar.france import department_normalize
-from enersolar.models import CRM, AccountRouting, ProductType, QualityMapping
+from enersolar.models import ProductType, QualityMapping
 from enersolar.phone import phone_normalize
 from enersolar.process_cache import ProcessCache
 
@@ -41,9 +41,6 @@ def leads_with_email(leads: QuerySet[Lead], *, email: str) -> QuerySet[Lead]:
 _quality_tiers = ProcessCache(
     "quality_tiers", ttl=settings.CONFIG_CACHE_SECONDS, depends_on=(QualityMapping,)
 )
-_routing_crms = ProcessCache(
-    "routing_crms", ttl=settings.CONFIG_CACHE_SECONDS, depends_on=(AccountRouting, CRM)
-)
 _products = ProcessCache("products", ttl=settings.CONFIG_CACHE_SECONDS, depends_on=(ProductType,))
 
 
@@ -59,22 +56,6 @@ def _quality_tier_load(utm_campaign: str) -> str:
 def quality_tier(utm_campaign: str) -> str:
     """The tier of a campaign, "" when it has none."""
     return _quality_tiers.get(utm_campaign, _quality_tier_load) if utm_campaign else ""
-
-
-def _routing_crm_load(key: tuple[int, int]) -> str | None:
-    account_id, product_type_id = key
-    return (
-        AccountRouting.objects.filter(account_id=account_id, product_type_id=product_type_id)
-        .values_list("crm__slug", flat=True)
-        .first()
-    )
-
-
-def routing_crm_slug(*, account_id: int | None, product_type_id: int | None) -> str | None:
-    """The CRM of an account's routing entry for a product, if any."""
-    if account_id is None or product_type_id is None:
-        return None
-    return _routing_crms.get((account_id, product_type_id), _routing_crm_load)
 
 
 def _product_load(code: str) -> ProductType | None:

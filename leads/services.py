@@ -3,10 +3,12 @@
 import functools
 import logging
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from enersolar.france import department_from_postal_code, department_normalize
@@ -18,8 +20,8 @@ from tracking.selectors import form_by_code_or_id
 from tracking.services import session_convert
 
 from .models import Lead
-from .selectors import product_by_code, quality_tier, routing_crm_slug
-from .signals import lead_received
+from .selectors import product_by_code, quality_tier
+from .signals import lead_received, lead_route_asked
 
 logger = logging.getLogger(__name__)
 
@@ -222,7 +224,7 @@ def _lead_store(
             earlier=earlier,
             value_reasons=value_reasons,
         )
-        crm = _candidate_crm(form, lead) if lead.status == Lead.Status.PENDING else None
+        crm = _route_preview(lead) if lead.status == Lead.Status.PENDING else None
         answer = _answer(
             lead, answer_lead_id=original.id if original else lead.id, crm=crm, notes=field_notes
         )
@@ -360,8 +362,34 @@ def _session_uuid(session_id) -> uuid.UUID | None:
         return None  # an unknown or malformed session does not stop the lead
 
 
-def _candidate_crm(form: Form | None, lead: Lead) -> str | None:
-    """The CRM this lead is headed for (routing decides for good later)."""
-    if form is not None and form.crm_override_id:
-        return form.crm_override.slug
-    return routing_crm_slug(account_id=lead.account_id, product_type_id=lead.product_type_id)
+def _route_preview(lead: Lead) -> str | None:
+    """The CRM the routing decision would choose for this lead now: asked of
+    routing through lead_route_asked (a read-only dry run of the decision
+    itself), so the answer names where the lead goes if nothing changes
+    before its delivery."""
+    try:
+        answers = lead_route_asked.send(sender=Lead, lead=lead)
+    except DatabaseError:
+        raise  # the transaction is lost anyway: lead_receive's callers see it
+    except Exception:
+        # A bug in the dry run must not cost the lead: it is stored, and
+        # delivered by the real decision; only the answer lacks its CRM.
+        logger.exception("lead intake: routing dry run failed, answering no CRM")
+        return None
+    return next((slug for _, slug in answers if slug is not None), None)
+
+
+# --- Lead.status: its one writer ----------------------------------------------------
+
+
+def leads_status_set(leads: QuerySet[Lead] | Iterable, status: str, *, reasons=None) -> int:
+    """Set the status of `leads` (a queryset of leads, or their ids) and
+    return how many rows changed. The only code that changes `Lead.status`
+    after the intake stored it: routing (outcomes, holds, queue actions),
+    the nightly verification, billing's returns and the legacy import all
+    come through here, so one grep finds every writer. `reasons`, when given,
+    replaces the lead's reasons in the same UPDATE (a routing hold)."""
+    if not isinstance(leads, QuerySet):
+        leads = Lead.objects.filter(pk__in=list(leads))
+    also = {} if reasons is None else {"reasons": reasons}
+    return leads.update(status=status, **also)

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from enersolar.models import ActivityLog
 from enersolar.services import journal_record
-from leads.models import Lead
+from leads.services import leads_status_set
 from tracking.models import Form
 
 from .importer import COLLECTIONS, MODELS, Importer
@@ -177,4 +177,4 @@ def _restore_lead_statuses(records) -> None:
             if previous.get("lead_status"):
                 by_status.setdefault(previous["lead_status"], []).append(uuid.UUID(object_id))
         for status, ids in by_status.items():
-            Lead.objects.filter(pk__in=ids).update(status=status)
+            leads_status_set(ids, status)

@@ -17,7 +17,6 @@ from enersolar.models import CRM
 from leads.admin import LeadAdmin as IntakeLeadAdmin
 from leads.models import Lead
 
-from .dispatch import dispatch_leads, dispatch_queue_run
 from .models import (
     CRMHealth,
     DefaultPrice,
@@ -31,6 +30,7 @@ from .models import (
 from .selectors import leads_cross_crm, leads_routed_to
 from .services.queue import held_leads_release, lead_retry, queue_process, queue_retry_exhausted
 from .services.verification import verification_run
+from .tasks import dispatch_leads, dispatch_queue_run
 
 
 class OrderForm(SecretFieldsForm):

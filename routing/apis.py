@@ -30,11 +30,11 @@ from leads.selectors import (
 )
 from tracking.apis import ERROR_SCHEMA
 
-from .dispatch import dispatch_leads
 from .models import Delivery, VerificationReport
 from .selectors import leads_cross_crm, leads_routed_to, leads_with_delivery, queue_stats
 from .services.queue import lead_retry, queue_process, queue_retry_exhausted
 from .services.verification import verification_next_run, verification_run
+from .tasks import dispatch_leads
 
 CanViewQueue = has_perm("routing.view_delivery")
 CanManageQueue = has_perm("routing.manage_queue")

@@ -3,13 +3,13 @@
 from django.conf import settings
 from django.core.checks import Warning
 
+from .tasks import BATCH
+
 
 def delivery_lease_check(app_configs, **kwargs) -> list[Warning]:
     """A task's batch at its slowest (each buyer hanging until the timeouts)
     should end well within the lease: a lease expiring mid-batch hands the
     batch's leads to another worker while they are still being sent."""
-    from .dispatch import BATCH
-
     slowest = BATCH * (settings.CRM_CONNECT_TIMEOUT + settings.CRM_READ_TIMEOUT)
     if slowest <= settings.DELIVERY_LEASE_SECONDS / 2:
         return []

@@ -1,14 +1,16 @@
 """Reads of the delivery queue and of leads with what routing decided for
-them, shared by the staff API and the dashboard."""
+them, shared by the staff API and the dashboard; and the reads a delivery
+batch makes: a CRM's circuit row, the API keys to send."""
 
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import Count, Min, Q, QuerySet
 
+from enersolar.models import AccountRouting
 from leads.models import Lead
 
-from .models import Delivery
+from .models import CRMHealth, Delivery
 
 
 @dataclass(frozen=True)
@@ -58,3 +60,41 @@ def leads_cross_crm(leads: QuerySet[Lead], *, cross: bool) -> QuerySet[Lead]:
     routed leads count as not."""
     through_fallback = {"delivery__source": Delivery.Source.CROSS_CRM}
     return leads.filter(**through_fallback) if cross else leads.exclude(**through_fallback)
+
+
+def circuit_health(crm_id: int) -> CRMHealth | None:
+    """The circuit's row as it is now (None: never failed, so closed)."""
+    return CRMHealth.objects.filter(crm_id=crm_id).first()
+
+
+def delivery_api_key(delivery: Delivery) -> str:
+    """The key to send, read at send time, so that a key fixed in the admin
+    after an auth error is the one a retry uses."""
+    return delivery_api_keys([delivery])[delivery.pk]
+
+
+def delivery_api_keys(deliveries: list[Delivery]) -> dict:
+    """delivery_api_key for a batch (deliveries fetched with their lead, form
+    and order), with one query for all the account routing entries."""
+    keys, wanted = {}, {}
+    for delivery in deliveries:
+        lead = delivery.lead
+        if delivery.source == Delivery.Source.CROSS_CRM:
+            keys[delivery.pk] = delivery.order.api_key
+        elif delivery.source == Delivery.Source.FORM_OVERRIDE:
+            # The form may have been deleted since routing (Lead.form is
+            # SET_NULL): no key then, the buyer answers an auth error.
+            keys[delivery.pk] = lead.form.crm_override_api_key if lead.form else ""
+        else:
+            wanted[delivery.pk] = (lead.account_id, lead.product_type_id)
+    if wanted:
+        pairs = set(wanted.values())
+        found = {
+            (account_id, product_type_id): key
+            for account_id, product_type_id, key in AccountRouting.objects.filter(
+                account_id__in={a for a, _ in pairs}, product_type_id__in={p for _, p in pairs}
+            ).values_list("account_id", "product_type_id", "api_key")
+        }
+        for pk, pair in wanted.items():
+            keys[pk] = found.get(pair, "")
+    return keys

@@ -27,8 +27,8 @@ from routing.models import (
     SandboxBuyer,
     SandboxReceipt,
 )
-from routing.services.decision import lead_route
-from routing.services.delivery import AttemptResult, attempt_build
+from routing.services.decide import lead_route
+from routing.services.send import AttemptResult, attempt_build
 from routing.services.verification import verification_run
 from tracking.services import event_record, session_start
 

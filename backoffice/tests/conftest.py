@@ -6,8 +6,9 @@ import time_machine
 
 from enersolar.tests.factories import AccountFactory, CRMFactory, product
 from leads.models import Lead
+from leads.tests.factories import LeadFactory
 from routing.models import Delivery
-from routing.tests.factories import DeliveryFactory, LeadFactory
+from routing.tests.factories import DeliveryFactory
 from tracking.tests.factories import (
     FormFactory,
     LandingPageFactory,

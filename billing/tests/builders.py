@@ -16,7 +16,7 @@ from enersolar.models import CRM
 from enersolar.tests.factories import AccountFactory, AccountRoutingFactory, CRMFactory, product
 from leads.models import Lead
 from routing.models import Delivery, Order
-from routing.services.queue import lead_deliver
+from routing.services.batch import lead_deliver
 from routing.tests.factories import OrderFactory
 
 _phones = itertools.count(1)

@@ -21,8 +21,8 @@ from billing.services import BillingError, budget_alerts_check, budget_topup, bu
 from enersolar.tests.factories import UserFactory
 from leads.models import Lead
 from routing.models import Delivery, Order
-from routing.services.decision import lead_route
-from routing.services.queue import leads_deliver_claimed
+from routing.services.batch import leads_deliver_claimed
+from routing.services.decide import lead_route
 from routing.tests.factories import OrderFactory
 from tracking.tests.factories import FormFactory
 

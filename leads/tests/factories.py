@@ -6,7 +6,8 @@ from tracking.tests.factories import FormFactory
 
 
 class LeadFactory(factory.django.DjangoModelFactory):
-    """A lead as intake stores it; `pending` (valid, routed) unless told."""
+    """A lead as intake stores one that passed its checks (status `pending`)
+    unless told: the one lead factory of the test suite."""
 
     class Meta:
         model = Lead
@@ -20,9 +21,15 @@ class LeadFactory(factory.django.DjangoModelFactory):
     account = factory.LazyAttribute(lambda o: o.form.account if o.form else None)
     product_type = factory.LazyAttribute(lambda o: o.form.product_type if o.form else None)
     landing_page = factory.LazyAttribute(lambda o: o.form.landing_page if o.form else None)
+    lp_code = factory.LazyAttribute(lambda o: o.form.landing_page.code if o.form else "")
+    liaison_code = factory.LazyAttribute(lambda o: o.form.liaison_code if o.form else "")
     phone = factory.Sequence(lambda n: f"06{n % 10**8:08d}")
     phone_raw = factory.SelfAttribute("phone")
     nom = "Dupont"
     prenom = "Marie"
     departement = "75"
     code_postal = "75011"
+    ville = "Paris"
+    # What the intake stores when the form leaves them out.
+    type_logement = "maison"
+    statut_occupant = "proprietaire"

@@ -8,7 +8,7 @@ import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from enersolar.models import QualityMapping
+from enersolar.models import CRM, QualityMapping
 from enersolar.process_cache import process_caches_clear
 from enersolar.tests.factories import AccountRoutingFactory, CRMFactory, product
 from enersolar.tests.helpers import public_client
@@ -31,7 +31,9 @@ def form():
     AccountRoutingFactory(
         account=form.account,
         product_type=form.product_type,
-        crm=CRMFactory(slug="zr7", name="ZR7"),
+        # Takes leads without an order (at its default price): the routing
+        # decision sends this form's leads to zr7.
+        crm=CRMFactory(slug="zr7", name="ZR7", only_ordered_leads=False),
     )
     return form
 
@@ -323,9 +325,25 @@ def test_valid_lead_is_pending_with_its_crm(client, form, session):
 
 
 def test_the_forms_crm_override_is_the_answered_crm(client, form, session):
-    form.crm_override = CRMFactory(slug="mdl", name="MDL")
+    form.crm_override = CRMFactory(slug="mdl", name="MDL", only_ordered_leads=False)
+    form.crm_override_api_key = "mdl-key"
     form.save()
     assert submit(client, lead_body(session, form)).json()["crm"] == "mdl"
+
+
+def test_an_override_without_its_key_is_not_the_answered_crm(client, form, session):
+    # Routing ignores an incomplete override (no key): so does the answer.
+    form.crm_override = CRMFactory(slug="mdl", name="MDL", only_ordered_leads=False)
+    form.save()
+    assert submit(client, lead_body(session, form)).json()["crm"] == "zr7"
+
+
+def test_a_lead_routing_would_hold_answers_no_crm(client, form, session):
+    # zr7 now takes ordered leads only and has no order: the lead waits
+    # (pending_no_order at delivery), so the answer names no CRM.
+    CRM.objects.filter(slug="zr7").update(only_ordered_leads=True)
+    body = submit(client, lead_body(session, form)).json()
+    assert (body["status"], body["crm"]) == ("pending", None)
 
 
 def test_form_found_by_id_and_by_lowercase_code(client, form, session):

@@ -21,7 +21,9 @@ URL = "/api/public/leads"
 def form():
     form = FormFactory()
     AccountRoutingFactory(
-        account=form.account, product_type=form.product_type, crm=CRMFactory(slug="zr7")
+        account=form.account,
+        product_type=form.product_type,
+        crm=CRMFactory(slug="zr7", only_ordered_leads=False),
     )
     return form
 
@@ -46,7 +48,7 @@ def test_a_routing_change_saved_here_applies_to_the_next_lead(form):
     assert submit(form, "0645127836")["crm"] == "zr7"
 
     routing = AccountRouting.objects.get(account=form.account)
-    routing.crm = CRMFactory(slug="mdl")
+    routing.crm = CRMFactory(slug="mdl", only_ordered_leads=False)
     routing.save()
 
     assert submit(form, "0745129836")["crm"] == "mdl"

@@ -23,7 +23,9 @@ pytestmark = pytest.mark.django_db
 def form():
     form = FormFactory()
     AccountRoutingFactory(
-        account=form.account, product_type=product("PV"), crm=CRMFactory(slug="zr7", name="ZR7")
+        account=form.account,
+        product_type=product("PV"),
+        crm=CRMFactory(slug="zr7", name="ZR7", only_ordered_leads=False),
     )
     return form
 

@@ -15,6 +15,7 @@ from enersolar.france import department_from_postal_code, department_normalize
 from enersolar.models import CRM, Account, AccountRouting, QualityMapping
 from enersolar.phone import phone_normalize
 from leads.models import Lead
+from leads.services import leads_status_set
 from routing.models import Delivery, Order
 from tracking.models import Form, LandingPage, TrackingEvent, VisitorSession
 
@@ -649,7 +650,7 @@ class CollectionMappers:
         )
 
         def set_lead_status(delivery: Delivery) -> None:
-            Lead.objects.filter(pk=lead_pk).update(status=new_lead_status)
+            leads_status_set([lead_pk], new_lead_status)
 
         return Item(
             line,

@@ -57,7 +57,7 @@ def test_import_preview_is_a_dry_run_then_confirm_stores_classified_leads(
     staff, monkeypatch, django_capture_on_commit_callbacks
 ):
     sent = []
-    monkeypatch.setattr("routing.dispatch.dispatch_leads", lambda ids, claim=None: sent.append(ids))
+    monkeypatch.setattr("routing.tasks.dispatch_leads", lambda ids, claim=None: sent.append(ids))
     form = FormFactory()
     text = HEADER + (
         f"{form.code},06 12 34 56 78,Martin,Claire,Claire@Example.fr,75011,oui,non\n"

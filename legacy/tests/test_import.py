@@ -215,7 +215,7 @@ def test_queue_items_come_back_into_our_retry_queue(dump):
 
 def test_no_imported_lead_is_handed_to_delivery(dump, monkeypatch):
     sent = []
-    monkeypatch.setattr("routing.dispatch.dispatch_leads", lambda ids, claim=None: sent.append(ids))
+    monkeypatch.setattr("routing.tasks.dispatch_leads", lambda ids, claim=None: sent.append(ids))
     run(dump.directory)
     assert sent == []
     # And none is left `pending` for the sweep to pick up.

@@ -1,8 +1,11 @@
-"""Routing and delivery services, one module per concern:
+"""Routing and delivery services, one module per concern (the order is the
+import direction, checked by lint-imports):
 
-- decision: which CRM, order and price a lead goes to (SPEC §4);
-- delivery: the HTTP POST, its classification and record (SPEC §5);
-- health: the per-CRM circuit breaker;
-- queue: claiming, retrying and sweeping (the retry queue);
+- batch: send a task's claimed leads and write their outcomes back;
+- decide: which CRM, order and price a lead goes to (SPEC §4), and the
+  intake's read-only dry run of it;
+- send: the payload, the HTTP POST and its answer classified (SPEC §5);
+- queue: claiming, the lease, the sweep, probes, retries and "Relancer";
+- circuit: the per-CRM circuit breaker;
 - verification: the nightly check (SPEC §7).
 """

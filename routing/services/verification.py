@@ -14,8 +14,10 @@ from enersolar.models import ActivityLog
 from enersolar.notifications import notify_admins
 from enersolar.services import journal_record
 from leads.models import Lead
+from leads.services import leads_status_set
 
 from ..models import Delivery, DeliveryAttempt, VerificationReport
+from ..signals import queue_run_wanted
 
 WINDOW = timedelta(hours=24)
 RUN_AT_UTC = time(3, 0)  # see enersolar/beat.py
@@ -30,8 +32,6 @@ def verification_next_run(now: datetime) -> datetime:
 def verification_run(
     *, triggered_by: str = "beat", user=None, now: datetime | None = None
 ) -> VerificationReport:
-    from ..dispatch import dispatch_queue_run
-
     now = now or timezone.now()
     start = now - WINDOW
     report = VerificationReport(window_start=start, window_end=now, triggered_by=triggered_by)
@@ -58,12 +58,13 @@ def verification_run(
             Q(state=Delivery.State.EXHAUSTED)
             | Q(state=Delivery.State.FAILED, lead__status=Lead.Status.FAILED)
         ).update(state=Delivery.State.PENDING, attempts=0, next_attempt_at=now, claimed_at=None)
-        leads.filter(status=Lead.Status.FAILED, delivery__state=Delivery.State.PENDING).update(
-            status=Lead.Status.QUEUED
+        leads_status_set(
+            leads.filter(status=Lead.Status.FAILED, delivery__state=Delivery.State.PENDING),
+            Lead.Status.QUEUED,
         )
         # Held leads get routed again (the queue run's sweep picks them up).
-        report.rerouted = leads.filter(status=Lead.Status.PENDING_NO_ORDER).update(
-            status=Lead.Status.PENDING
+        report.rerouted = leads_status_set(
+            leads.filter(status=Lead.Status.PENDING_NO_ORDER), Lead.Status.PENDING
         )
     report.still_failing = leads.filter(status__in=[Lead.Status.QUEUED, Lead.Status.FAILED]).count()
     report.anomalies = _anomalies(leads)
@@ -80,7 +81,7 @@ def verification_run(
         subject=format_lazy(_("Verification {date}"), date=f"{now:%Y-%m-%d}"),
         message=lazy(verification_summary, str)(report),
     )
-    transaction.on_commit(dispatch_queue_run)
+    transaction.on_commit(lambda: queue_run_wanted.send(sender=VerificationReport))
     return report
 
 

@@ -1,12 +1,10 @@
 from decimal import Decimal
 
 import factory
-from django.utils import timezone
 
 from enersolar.tests.factories import CRMFactory, product
-from leads.models import Lead
+from leads.tests.factories import LeadFactory
 from routing.models import DefaultPrice, Delivery, DeliveryAttempt, Order
-from tracking.tests.factories import FormFactory
 
 
 class OrderFactory(factory.django.DjangoModelFactory):
@@ -27,36 +25,6 @@ class DefaultPriceFactory(factory.django.DjangoModelFactory):
     crm = factory.SubFactory(CRMFactory)
     product_type = factory.LazyFunction(product)
     unit_price = Decimal("12.50")
-
-
-class LeadFactory(factory.django.DjangoModelFactory):
-    """A lead as intake stores one that passed its checks (status `pending`).
-    Lives here rather than in leads/tests so that it cannot clash with the
-    intake tests' own factories."""
-
-    class Meta:
-        model = Lead
-
-    status = Lead.Status.PENDING
-    created_at = factory.LazyFunction(timezone.now)
-    register_date = factory.LazyAttribute(lambda o: int(o.created_at.timestamp()))
-    consent_at = factory.SelfAttribute("created_at")
-    form = factory.SubFactory(FormFactory)
-    form_code = factory.LazyAttribute(lambda o: o.form.code if o.form else "")
-    account = factory.LazyAttribute(lambda o: o.form.account if o.form else None)
-    product_type = factory.LazyAttribute(lambda o: o.form.product_type if o.form else product())
-    landing_page = factory.LazyAttribute(lambda o: o.form.landing_page if o.form else None)
-    lp_code = factory.LazyAttribute(lambda o: o.form.landing_page.code if o.form else "")
-    liaison_code = factory.LazyAttribute(lambda o: o.form.liaison_code if o.form else "")
-    phone = factory.Sequence(lambda n: f"0612{n % 1000000:06d}")
-    nom = "Dupont"
-    prenom = "Jeanne"
-    email = factory.Sequence(lambda n: f"lead{n}@example.com")
-    departement = "75"
-    code_postal = "75011"
-    ville = "Paris"
-    type_logement = "maison"
-    statut_occupant = "proprietaire"
 
 
 class DeliveryFactory(factory.django.DjangoModelFactory):

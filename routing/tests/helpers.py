@@ -5,12 +5,13 @@ from datetime import datetime
 
 from enersolar.models import CRM, Account, AccountRouting
 from enersolar.tests.factories import AccountFactory, AccountRoutingFactory, CRMFactory, product
+from leads.tests.factories import LeadFactory
 from routing.models import Order
 from routing.tasks import deliver_leads
 from tracking.models import Form
 from tracking.tests.factories import FormFactory, LandingPageFactory
 
-from .factories import LeadFactory, OrderFactory
+from .factories import OrderFactory
 
 
 @dataclass

@@ -13,7 +13,7 @@ from enersolar.models import ActivityLog
 from enersolar.tests.factories import UserFactory, product
 from leads.models import Lead
 from routing.models import Delivery, Order, VerificationReport
-from routing.services.queue import lead_deliver
+from routing.services.batch import lead_deliver
 
 from .factories import DeliveryFactory
 from .helpers import make_world

@@ -2,7 +2,7 @@
 
 from django.core import checks
 
-from routing.dispatch import BATCH
+from routing.tasks import BATCH
 
 
 def lease_warnings() -> list:

@@ -10,12 +10,14 @@ from django.db import connection, transaction
 
 from enersolar.tests.factories import AccountFactory, AccountRoutingFactory, CRMFactory, product
 from leads.models import Lead
+from leads.tests.factories import LeadFactory
 from routing.models import Delivery
-from routing.services.decision import delivery_api_key, lead_route
-from routing.services.queue import lead_deliver
+from routing.selectors import delivery_api_key
+from routing.services.batch import lead_deliver
+from routing.services.decide import lead_route
 from tracking.tests.factories import FormFactory, LandingPageFactory
 
-from .factories import DefaultPriceFactory, DeliveryFactory, LeadFactory, OrderFactory
+from .factories import DefaultPriceFactory, DeliveryFactory, OrderFactory
 from .helpers import make_world
 
 pytestmark = pytest.mark.django_db

@@ -10,9 +10,9 @@ import time_machine
 
 from leads.models import Lead
 from routing.models import Delivery, DeliveryAttempt
-from routing.services import delivery as delivery_module
-from routing.services.delivery import classify
-from routing.services.queue import lead_deliver
+from routing.services import send as delivery_module
+from routing.services.batch import lead_deliver
+from routing.services.send import classify
 from tests.buyer import Answer, refused_url
 
 from .helpers import make_world
@@ -211,10 +211,20 @@ def test_answers_are_classified(buyer, world, frozen, status, body, outcome, lea
     assert attempt.http_status == status
     assert attempt.crm == world.crm
     assert attempt.attempted_at == NOW
-    assert attempt.duration_ms >= 0
+    assert attempt.duration_ms < 2000  # answered at once, on this machine's loopback
     assert attempt.response_excerpt == Answer(status, body).encoded_body().decode()
     assert attempt.error == ("" if outcome == "success" else f"HTTP {status}")
     assert len(buyer.requests) == 1
+
+
+def test_the_attempt_records_how_long_the_buyer_took(buyer, world):
+    buyer.answer(201, delay=0.3)
+    lead = world.lead()
+
+    assert lead_deliver(lead_id=lead.pk) == "success"
+
+    attempt = DeliveryAttempt.objects.get(delivery_id=lead.pk)
+    assert 300 <= attempt.duration_ms < 5000
 
 
 def test_a_transient_failure_is_queued_for_a_minute(buyer, world, frozen):

@@ -12,11 +12,12 @@ from rest_framework.authtoken.models import Token
 from enersolar.roles import EDITOR, VIEWER
 from enersolar.tests.factories import AccountRoutingFactory, CRMFactory, UserFactory, product
 from leads.models import Lead
+from leads.tests.factories import LeadFactory
 from routing.apis import LeadCursorPagination
 from routing.models import Delivery
 from tracking.tests.factories import FormFactory
 
-from .factories import DeliveryFactory, LeadFactory
+from .factories import DeliveryFactory
 from .helpers import make_world
 
 pytestmark = pytest.mark.django_db

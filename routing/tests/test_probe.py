@@ -1,7 +1,7 @@
 """A buyer that comes back gets its leads within a cool-down or two, whatever
 their place on the retry ladder: the queue run probes a failing CRM that has
 nothing due, the probe uses up no retry, and a success after failures brings
-the waiting leads forward (routing/services/queue.py, health.py)."""
+the waiting leads forward (routing/services/queue.py, circuit.py)."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from leads.models import Lead
 from routing.models import CRMHealth, Delivery
-from routing.services.queue import lead_deliver, queue_process
+from routing.services.batch import lead_deliver
+from routing.services.queue import queue_process
 
 from .helpers import deliver_now, make_world
 

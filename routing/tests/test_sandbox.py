@@ -1,5 +1,6 @@
 """The built-in pretend buyer, and a fresh demo install delivering end to end."""
 
+import time
 import uuid
 from decimal import Decimal
 from io import StringIO
@@ -60,8 +61,24 @@ def test_answers_per_mode(client, mode, status, message):
 
 @pytest.mark.django_db
 def test_slow_mode_answers_201_after_its_delay(client):
-    SandboxBuyer.objects.create(slug="zr7", mode=SandboxBuyer.Mode.SLOW, delay_seconds=0.05)
+    SandboxBuyer.objects.create(slug="zr7", mode=SandboxBuyer.Mode.SLOW, delay_seconds=0.3)
+
+    started = time.monotonic()
+    response = post(client)
+    elapsed = time.monotonic() - started
+
+    assert response.status_code == 201
+    assert elapsed >= 0.3
+
+
+@pytest.mark.django_db
+def test_normal_mode_answers_without_the_delay(client):
+    # The other side of the slow test: the wait comes from the slow mode.
+    SandboxBuyer.objects.create(slug="zr7", delay_seconds=0.3)
+
+    started = time.monotonic()
     assert post(client).status_code == 201
+    assert time.monotonic() - started < 0.3
 
 
 @pytest.mark.django_db
@@ -152,7 +169,7 @@ def hang_up():
     """Close the delivery's keep-alive connections after the test, so that the
     live server's handler threads end with it."""
     yield
-    from routing.services.delivery import _http
+    from routing.services.send import _http
 
     _http().close()
 

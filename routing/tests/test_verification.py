@@ -12,7 +12,7 @@ from enersolar.models import ActivityLog
 from enersolar.tests.factories import UserFactory
 from leads.models import Lead
 from routing.models import Delivery, DeliveryAttempt, VerificationReport
-from routing.services.queue import lead_deliver
+from routing.services.batch import lead_deliver
 from routing.services.verification import verification_run
 
 from .factories import DeliveryAttemptFactory, DeliveryFactory

@@ -9,7 +9,7 @@ import pytest
 
 from enersolar.tests.factories import UserFactory
 from leads.models import Lead
-from routing.tests.factories import LeadFactory
+from leads.tests.factories import LeadFactory
 from tracking.models import Form
 
 from .test_brief_browser import assert_clean_console, eventually, fill_form

@@ -16,6 +16,7 @@ from enersolar.models import CRM
 from enersolar.notifications import notify_admins
 
 from ..models import CRMHealth
+from ..selectors import circuit_health
 
 logger = logging.getLogger(__name__)
 
@@ -26,11 +27,6 @@ PROBE_WAIT = timedelta(seconds=30)
 def _health(crm_id: int) -> CRMHealth:
     health, _ = CRMHealth.objects.get_or_create(crm_id=crm_id)
     return health
-
-
-def circuit_health(crm_id: int) -> CRMHealth | None:
-    """The circuit's row as it is now (None: never failed, so closed)."""
-    return CRMHealth.objects.filter(crm_id=crm_id).first()
 
 
 def circuit_is_healthy(health: CRMHealth | None) -> bool:
