@@ -19,7 +19,8 @@ from enersolar.tests.helpers import public_client
 from leads.models import Lead
 from legacy.models import LegacyRecord
 from routing.models import Delivery, Order
-from routing.services.queue import lead_deliver, lead_retry, queue_process
+from routing.services.batch import lead_deliver
+from routing.services.queue import lead_retry, queue_process
 from routing.services.verification import verification_run
 from routing.tests.factories import OrderFactory
 from routing.tests.helpers import deliver_now

@@ -89,7 +89,7 @@ def test_the_audit_lists_what_it_would_migrate_and_writes_nothing(dump, docs):
 
 def test_migrate_makes_one_lead_per_record_with_everything_kept(dump, docs, monkeypatch):
     sent = []
-    monkeypatch.setattr("routing.dispatch.dispatch_leads", lambda ids, claim=None: sent.append(ids))
+    monkeypatch.setattr("routing.tasks.dispatch_leads", lambda ids, claim=None: sent.append(ids))
 
     out = run(dump, "--batch", "mini-2025")
 
