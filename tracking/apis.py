@@ -16,20 +16,14 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import generics, serializers
-from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from enersolar.api import ERROR_SCHEMA, ERRORS, PublicAPIView
 from enersolar.france import DEPARTMENTS
-from enersolar.http import (
-    LenientContentNegotiation,
-    PlainTextJSONParser,
-    PublicJSONParser,
-    TrackingRateThrottle,
-    client_ip,
-)
+from enersolar.http import client_ip
 from enersolar.permissions import has_perm
-from enersolar.serializers import OptionalText, fast_validated
+from enersolar.serializers import OptionalText
 
 from .brief import brief_build
 from .filters import FormFilter
@@ -39,36 +33,6 @@ from .services import event_record, session_start
 
 VISITOR_COOKIE = "_rdz_vid"
 VISITOR_COOKIE_MAX_AGE = 365 * 24 * 3600
-
-ERROR_SCHEMA = inline_serializer(
-    "Error",
-    {"success": serializers.BooleanField(default=False), "error": serializers.CharField()},
-)
-ERRORS = {
-    400: OpenApiResponse(ERROR_SCHEMA, description="Missing/invalid field or broken JSON."),
-    413: OpenApiResponse(ERROR_SCHEMA, description="Body too large."),
-    429: OpenApiResponse(ERROR_SCHEMA, description="Too many requests from this IP."),
-    503: OpenApiResponse(ERROR_SCHEMA, description="Database unavailable; retry."),
-}
-
-
-class PublicAPIView(APIView):
-    authentication_classes: list = []  # no session auth means no CSRF check
-    permission_classes = [AllowAny]
-    throttle_classes = [TrackingRateThrottle]
-    parser_classes = [PublicJSONParser, PlainTextJSONParser]
-    content_negotiation_class = LenientContentNegotiation
-
-    def user_agent(self, request) -> str:
-        return request.META.get("HTTP_USER_AGENT", "")[:500]
-
-    def validated(self, serializer_class, request) -> dict:
-        fast = fast_validated(serializer_class, request.data)
-        if fast is not None:
-            return fast
-        serializer = serializer_class(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        return serializer.validated_data
 
 
 class AttributionInput(serializers.Serializer):
