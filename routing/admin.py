@@ -24,8 +24,6 @@ from .models import (
     Delivery,
     DeliveryAttempt,
     Order,
-    SandboxBuyer,
-    SandboxReceipt,
     VerificationReport,
 )
 from .selectors import leads_cross_crm, leads_routed_to
@@ -234,18 +232,6 @@ class VerificationReportAdmin(ReadOnlyAdmin):
             request, _("Verification done: %(n)d leads checked.") % {"n": report.total_leads}
         )
         return redirect("admin:routing_verificationreport_change", report.pk)
-
-
-@admin.register(SandboxBuyer)
-class SandboxBuyerAdmin(JournaledAdmin):
-    list_display = ["slug", "mode", "delay_seconds", "received"]
-    list_editable = ["mode", "delay_seconds"]
-
-
-@admin.register(SandboxReceipt)
-class SandboxReceiptAdmin(ReadOnlyAdmin):
-    list_display = ["received_at", "buyer", "request_id", "status_code"]
-    list_filter = ["buyer", "status_code"]
 
 
 class TargetCRMFilter(admin.SimpleListFilter):

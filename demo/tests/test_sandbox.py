@@ -7,8 +7,9 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
+from demo.models import SandboxBuyer, SandboxReceipt
 from leads.models import Lead
-from routing.models import Delivery, SandboxBuyer, SandboxReceipt
+from routing.models import Delivery
 from tracking.models import Form
 
 URL = "/sandbox/crm/{}/lead/api/create_lead/"
