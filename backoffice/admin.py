@@ -1,6 +1,6 @@
 """The admins that several apps complete, assembled once: the Lead admin
 (leads' columns and fieldsets, routing's delivery panel and "Relancer",
-billing's returns, legacy's RGPD erasure and CSV import), the rejected leads,
+billing's returns, legacy's panel, RGPD erasure and CSV import), the rejected leads,
 the Order admin (routing's, with billing's budget columns), and the CSV export
 of the admins Django and axes register themselves.
 
@@ -22,7 +22,7 @@ from billing.admin import ORDER_BUDGET_COLUMNS, LeadReturnMixin, OrderBudgetMixi
 from enersolar.admin_tools import CSVExportAdmin, StreamingCSVExportMixin
 from leads.admin import LeadAdminBase, RejectedLeadAdminBase
 from leads.models import Lead, RejectedLead
-from legacy.admin import LeadErasureMixin
+from legacy.admin import LEAD_LEGACY_FILTERS, LeadLegacyMixin
 from legacy.resources import LeadExportResource, LeadImportResource
 from routing.admin import LEAD_DELIVERY_FILTERS, LeadDeliveryMixin, OrderAdminBase
 from routing.models import Order
@@ -32,12 +32,12 @@ from routing.models import Order
 class LeadAdmin(
     ImportMixin,  # CSV import of leads (legacy.resources.LeadImportResource)
     StreamingCSVExportMixin,  # CSV export, streamed (legacy.resources.LeadExportResource)
-    LeadErasureMixin,  # legacy: "Erase these people's personal data (RGPD)"
+    LeadLegacyMixin,  # legacy: the legacy panel, "Erase these people's personal data (RGPD)"
     LeadReturnMixin,  # billing: "Return (buyer refused the lead)"
     LeadDeliveryMixin,  # routing: the delivery panel and "Relancer"
     LeadAdminBase,  # leads: columns, filters, search, fieldsets
 ):
-    list_filter = [*LeadAdminBase.list_filter, *LEAD_DELIVERY_FILTERS]
+    list_filter = [*LeadAdminBase.list_filter, *LEAD_DELIVERY_FILTERS, *LEAD_LEGACY_FILTERS]
     actions = ["retry", "return_leads", "erase_person"]
     resource_classes = [LeadImportResource]
     import_export_change_list_template = "admin/import_export/change_list_import_export.html"

@@ -5,11 +5,14 @@ legacy id) is unique, points to our row, tags it with its batch and keeps the
 legacy fields we do not map (`extra`)."""
 
 from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from leads.models import Lead
 
 
 class ImportBatch(models.Model):
@@ -57,6 +60,8 @@ class LegacyRecord(models.Model):
     # when its queue item came back), so a rollback can put it back.
     previous = models.JSONField(default=dict, blank=True, editable=False)
     imported_at = models.DateTimeField(_("imported at"), default=timezone.now)
+    # Our row, for the admin's inline on it (the lead page shows its records).
+    target = GenericForeignKey("content_type", "object_id")
 
     class Meta:
         verbose_name = _("legacy record")
@@ -73,3 +78,57 @@ class LegacyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.collection}:{self.legacy_id}"
+
+
+class MiniAnalysis(models.Model):
+    """A record of the `mini_analyses` collection (seed 004) migrated into a
+    lead: what the lead itself has no field for. The lead carries the person
+    (e-mail, phone) and the dates; it is stored `no_crm`, so routing and
+    billing leave it alone until staff route it ("Relancer")."""
+
+    SOURCE = "mini-analysis-migration"
+
+    class Status(models.TextChoices):
+        NEW = "NEW", "NEW"
+        GENERATED = "GENERATED", "GENERATED"
+        QUOTA_BLOCKED = "QUOTA_BLOCKED", "QUOTA_BLOCKED"
+        ERROR = "ERROR", "ERROR"
+
+    lead = models.OneToOneField(
+        Lead,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="mini_analysis",
+        verbose_name=_("lead"),
+    )
+    # The original record (its ObjectId), also in the batch's LegacyRecord.
+    mini_analysis_id = models.CharField(_("mini-analysis id"), max_length=100, unique=True)
+    status = models.CharField(
+        _("mini-analysis status"), max_length=20, choices=Status.choices, db_index=True
+    )
+    brand_name = models.CharField(_("brand"), max_length=255, blank=True)
+    sector = models.CharField(_("sector"), max_length=255, blank=True)
+    language = models.CharField(_("language"), max_length=20, blank=True)
+    pdf_url = models.URLField(_("PDF URL"), max_length=1000, blank=True)
+    analysis_text = models.TextField(_("analysis text"), blank=True)
+    source = models.CharField(_("source"), max_length=30, default=SOURCE, editable=False)
+    original_created_at = models.DateTimeField(_("created at (original)"), null=True, blank=True)
+    original_updated_at = models.DateTimeField(_("updated at (original)"), null=True, blank=True)
+    migrated_at = models.DateTimeField(_("migrated at"), default=timezone.now)
+    batch = models.ForeignKey(
+        ImportBatch,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("batch"),
+    )
+    notes = models.TextField(_("notes"), blank=True)
+
+    class Meta:
+        verbose_name = _("mini-analysis")
+        verbose_name_plural = _("mini-analyses")
+        indexes = [models.Index(fields=["brand_name"], name="mini_analysis_brand_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.brand_name or '-'} ({self.status})"

@@ -7,6 +7,7 @@ a JSON-lines file is reported and skipped; a JSON array cannot be resynchronised
 after a syntax error, so the rest of that file is reported as one error."""
 
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from pathlib import Path
 import ijson
 
 SUFFIXES = (".json", ".jsonl", ".ndjson")
+_FRENCH_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})(?:[ T](\d{1,2}:\d{2}(?::\d{2})?))?")
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,11 @@ def parse_datetime(value) -> datetime | None:
         text = value.strip()
         if text.isdigit():
             return parse_datetime(int(text))
+        french = _FRENCH_DATE.fullmatch(text)
+        if french:
+            # 09/02/2026 or 09/02/2026 10:30[:00], as staff typed dates.
+            day, month, year, rest = french.groups()
+            text = f"{year}-{month:0>2}-{day:0>2}" + (f"T{rest}" if rest else "")
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     raise ValueError(f"not a date: {value!r}")

@@ -3,7 +3,7 @@
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 
@@ -14,8 +14,10 @@ from django.utils import timezone
 from enersolar.models import ActivityLog
 from enersolar.services import journal_record
 from leads.models import Lead
+from tracking.models import Form
 
 from .importer import COLLECTIONS, MODELS, Importer
+from .importer.schema import NOT_IMPORTED, UUID_KEYED
 from .models import ImportBatch, LegacyRecord
 from .reader import collection_files
 
@@ -35,6 +37,8 @@ class ImportOutcome:
     batch: ImportBatch | None  # None for an audit
     results: dict[str, dict]
     ignored_files: list[str]
+    # Collections of the legacy database we do not import, with the reason.
+    not_imported: dict[str, str] = field(default_factory=dict)
 
 
 def legacy_import(
@@ -59,11 +63,12 @@ def legacy_import(
         raise ImportError_(f"unknown collection(s): {', '.join(unknown)}")
     if not any(c in files for c in wanted):
         raise ImportError_(f"{source}: no file for {', '.join(wanted)}")
-    ignored = sorted(name for name in files if name not in COLLECTIONS)
+    ignored = sorted(name for name in files if name not in COLLECTIONS and name not in NOT_IMPORTED)
+    not_imported = {name: NOT_IMPORTED[name] for name in sorted(files) if name in NOT_IMPORTED}
 
     if audit:
         importer = Importer(batch=None, audit=True, chunk_size=chunk_size, progress=progress)
-        return ImportOutcome(None, importer.run(files, wanted), ignored)
+        return ImportOutcome(None, importer.run(files, wanted), ignored, not_imported)
 
     name = batch_name or f"legacy-{timezone.now():%Y%m%d-%H%M%S}"
     batch, _ = ImportBatch.objects.get_or_create(
@@ -81,12 +86,22 @@ def legacy_import(
         details={
             "source": str(source),
             "counts": {
-                c: {k: r[k] for k in ("total", "created", "matched", "already_imported", "invalid")}
+                c: {
+                    k: r[k]
+                    for k in (
+                        "total",
+                        "created",
+                        "matched",
+                        "duplicates_linked",
+                        "already_imported",
+                        "invalid",
+                    )
+                }
                 for c, r in results.items()
             },
         },
     )
-    return ImportOutcome(batch, results, ignored)
+    return ImportOutcome(batch, results, ignored, not_imported)
 
 
 def _user(user):
@@ -114,7 +129,9 @@ def batch_rollback(*, name: str, user=None) -> dict[str, int]:
         records = LegacyRecord.objects.filter(batch=batch, collection=collection)
         if collection == "lead_queue":
             _restore_lead_statuses(records)
-        to_pk = uuid.UUID if collection in ("visitor_sessions", "leads", "lead_queue") else int
+        if collection == "forms":
+            _restore_form_legacy_ids(records)
+        to_pk = uuid.UUID if collection in UUID_KEYED else int
         ids = records.filter(created=True).values_list("object_id", flat=True)
         count = 0
         for chunk in _chunks(ids.iterator(chunk_size=ROLLBACK_CHUNK), ROLLBACK_CHUNK):
@@ -140,6 +157,14 @@ def batch_rollback(*, name: str, user=None) -> dict[str, int]:
     )
     batch.delete()
     return deleted
+
+
+def _restore_form_legacy_ids(records) -> None:
+    """Forms we already had, matched by code, got the legacy id: take it back."""
+    ids = records.filter(created=False, previous__has_key="legacy_id").values_list(
+        "object_id", flat=True
+    )
+    Form.objects.filter(pk__in=[int(i) for i in ids]).update(legacy_id=None)
 
 
 def _restore_lead_statuses(records) -> None:

@@ -229,6 +229,9 @@ class PublicFormApi(PublicAPIView):
     def get(self, request, code: str):
         lookup = {"pk": int(code)} if code.isascii() and code.isdigit() else {"code": code}
         form = _active_forms().filter(**lookup).first()
+        if form is None and not code.isdigit():
+            # An imported form, asked for by its legacy id (old landing pages).
+            form = _active_forms().filter(legacy_id=code.strip().lower()).first()
         if form is None:
             raise Http404("Unknown or archived form")
         return Response(_public_form(form))
@@ -281,6 +284,9 @@ class MiniBriefOutput(serializers.Serializer):
     account = serializers.CharField()
     form_code = serializers.CharField()
     form_name = serializers.CharField()
+    legacy_form_id = serializers.CharField(
+        help_text="The legacy system's id of an imported form, accepted as form_code; else empty."
+    )
     product_type = serializers.CharField()
     lp_code = serializers.CharField()
     lp_url = serializers.CharField()

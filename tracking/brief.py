@@ -135,10 +135,20 @@ def mini_brief(form: Form) -> dict:
         warnings.append(_("No thank-you URL: the visitor will not be redirected."))
     if form.conversion_mode != Form.ConversionMode.REDIRECT and not account.gtm_head:
         warnings.append(_("No GTM snippet: nothing will see the conversion event."))
+    if form.legacy_id:
+        warnings.append(
+            _(
+                "Imported from the legacy system: its landing pages post the form's legacy id "
+                "%(legacy_id)s as form_code, which reaches this form like its code %(code)s."
+            )
+            % {"legacy_id": form.legacy_id, "code": form.code}
+        )
     return {
         "account": account.name,
         "form_code": form.code,
         "form_name": form.name,
+        # What landing pages built on the legacy system post as form_code.
+        "legacy_form_id": form.legacy_id or "",
         "product_type": form.product_type.code,
         "lp_code": form.landing_page.code,
         "lp_url": form.landing_page.url,

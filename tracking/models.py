@@ -126,6 +126,12 @@ class Form(HasConversion, models.Model):
     stats_reset_at = models.DateTimeField(
         _("stats reset at"), null=True, blank=True, editable=False
     )
+    # The form's id in the legacy system (a UUID), set by the legacy import:
+    # landing pages built there post it as `form_code`, and the public
+    # intake and sessions accept it like the code, so they keep working.
+    legacy_id = models.CharField(
+        _("legacy id"), max_length=100, unique=True, null=True, blank=True, editable=False
+    )
 
     class Meta:
         verbose_name = _("form")

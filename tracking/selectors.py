@@ -129,13 +129,23 @@ def form_by_code(code: str) -> Form | None:
 
 
 def form_by_code_or_id(value: str) -> Form | None:
-    """The form of a code in any case (`pv-001`) or of an id given as digits,
-    as the lead intake accepts them."""
+    """The form of a code in any case (`pv-001`), of an id given as digits, or
+    of the legacy system's id of an imported form (what its landing pages
+    post), as the lead intake accepts them."""
     value = value.strip()
     if not value:
         return None
     key = ("pk", int(value)) if value.isascii() and value.isdigit() else ("code", value.upper())
-    return _forms.get(key, _form_load, cache_none=False)
+    return _forms.get(key, _form_load, cache_none=False) or form_by_legacy_id(value)
+
+
+def form_by_legacy_id(value: str) -> Form | None:
+    """An imported form by the id the legacy system gave it (a UUID, in any
+    case): the legacy intake looked forms up by code or by that id."""
+    value = value.strip().lower()
+    if len(value) < 8:  # not an id the legacy system made; skip the query
+        return None
+    return _forms.get(("legacy_id", value), _form_load, cache_none=False)
 
 
 def _landing_page_load(code: str) -> tuple[LandingPage, Form | None] | None:

@@ -21,7 +21,7 @@ from .models import (
     UTMFields,
     VisitorSession,
 )
-from .selectors import form_by_code, form_stats, landing_page_by_code
+from .selectors import form_by_code, form_by_legacy_id, form_stats, landing_page_by_code
 
 
 @transaction.atomic
@@ -127,7 +127,7 @@ def _session_start(
     lp_code, form_code = data.get("lp_code") or "", data.get("form_code") or ""
     landing_page, linked_form = landing_page_by_code(lp_code) or (None, None)
     if form_code:
-        form = form_by_code(form_code)
+        form = form_by_code(form_code) or form_by_legacy_id(form_code)
     else:
         form = linked_form
         form_code = form.code if form else ""

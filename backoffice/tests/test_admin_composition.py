@@ -14,7 +14,7 @@ from billing.admin import LeadReturnMixin, OrderBudgetMixin
 from enersolar.admin_tools import StreamingCSVExportMixin
 from leads.admin import LeadAdminBase, RejectedLeadAdminBase
 from leads.models import Lead, RejectedLead
-from legacy.admin import LeadErasureMixin
+from legacy.admin import LeadLegacyMixin
 from routing.admin import LeadDeliveryMixin, OrderAdminBase
 from routing.models import Order
 
@@ -26,7 +26,7 @@ def test_the_lead_admin_is_backoffices_class_made_of_each_apps_part():
     assert type(registered[Lead]) is LeadAdmin
     assert type(registered[RejectedLead]) is RejectedLeadAdmin
     assert type(registered[Order]) is OrderAdmin
-    for part in (LeadErasureMixin, LeadReturnMixin, LeadDeliveryMixin, LeadAdminBase):
+    for part in (LeadLegacyMixin, LeadReturnMixin, LeadDeliveryMixin, LeadAdminBase):
         assert issubclass(LeadAdmin, part)
     assert issubclass(RejectedLeadAdmin, RejectedLeadAdminBase)
     assert issubclass(OrderAdmin, OrderBudgetMixin) and issubclass(OrderAdmin, OrderAdminBase)

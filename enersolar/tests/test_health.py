@@ -24,20 +24,24 @@ def unused_port() -> int:
         return probe.getsockname()[1]
 
 
+# Not a speed test (that is measured with curl, README "Monitoring"): a broker
+# check without its timeout would hang for good; this only tells the two apart.
+HANG = 5.0
+
+
 def get_healthz(**headers):
     started = time.monotonic()
     response = Client().get("/healthz", **headers)
     return response, time.monotonic() - started
 
 
-def test_healthz_answers_ok_without_credentials_quickly():
-    get_healthz()  # the first request of a process loads the middleware
-    response, elapsed = get_healthz()
+def test_healthz_answers_ok_without_credentials(django_assert_max_num_queries):
+    with django_assert_max_num_queries(1):  # SELECT 1
+        response, _ = get_healthz()
 
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "database": "ok", "broker": "ok"}
     assert response["Cache-Control"] == "no-store"
-    assert elapsed < 0.1
 
 
 def test_healthz_answers_a_load_balancer_asking_by_ip_in_plain_http(settings):
@@ -57,7 +61,7 @@ def test_healthz_is_503_quickly_when_redis_is_down(settings):
 
     assert response.status_code == 503
     assert response.json() == {"status": "error", "database": "ok", "broker": "error"}
-    assert elapsed < 0.5
+    assert elapsed < HANG  # bounded by HEALTHZ_TIMEOUT_SECONDS, not a client's patience
 
 
 def test_healthz_does_not_wait_for_a_hung_broker(settings):
@@ -70,7 +74,7 @@ def test_healthz_does_not_wait_for_a_hung_broker(settings):
         response, elapsed = get_healthz()
 
     assert response.status_code == 503
-    assert elapsed < 0.5
+    assert elapsed < HANG  # bounded by HEALTHZ_TIMEOUT_SECONDS, not a client's patience
 
 
 @pytest.mark.skipif(

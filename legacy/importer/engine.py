@@ -14,11 +14,35 @@ from leads.models import Lead
 from routing.models import Delivery
 from tracking.models import Form, LandingPage, TrackingEvent, VisitorSession
 
-from ..models import ImportBatch, LegacyRecord
+from ..models import ImportBatch, LegacyRecord, MiniAnalysis
 from ..reader import RawDoc, iter_documents
+from . import copy
 from .mappers import CollectionMappers
-from .schema import COLLECTIONS, DOCUMENTED_FIELDS, MODELS
-from .values import Invalid, Item, Stats, as_text, in_chunks, legacy_uuid
+from .schema import COLLECTIONS, DOCUMENTED_FIELDS, MODELS, NOT_DEDUPED, OUR_DELIVERED, S
+from .values import (
+    LISTED_KEPT,
+    Invalid,
+    Item,
+    Stats,
+    as_text,
+    fit_to_columns,
+    in_chunks,
+    legacy_uuid,
+    phone_normalize_cached,
+)
+
+RECORD_FIELDS = [
+    "collection",
+    "legacy_id",
+    "content_type",
+    "object_id",
+    "created",
+    "batch",
+    "extra",
+    "previous",
+    "imported_at",
+]
+RECORD_ATTNAMES = [LegacyRecord._meta.get_field(name).attname for name in RECORD_FIELDS]
 
 
 class Importer(CollectionMappers):
@@ -46,6 +70,15 @@ class Importer(CollectionMappers):
         # refer to them. Sessions and leads are held as 16-byte UUIDs.
         self._planned: dict[str, set] = {}
         self._audit_lp_forms: set[str] = set()
+        self._planned_slugs: set[str] = set()
+        # Audit only: (phone, product) → [(unix time, pk, delivered)] of the
+        # leads it would create, for the de-duplication by identity.
+        self._audit_identities: dict[tuple, list] = {}
+        # Mini-analyses of this run by (e-mail, brand).
+        self._mini_identities: dict[tuple, object] = {}
+        self._crm_slugs: dict[str, str] | None = None
+        self._crm_urls: dict[str, str] | None = None
+        self._cut: dict[str, str] = {}
         self._content_types = {
             name: ContentType.objects.get_for_model(model) for name, model in MODELS.items()
         }
@@ -56,9 +89,10 @@ class Importer(CollectionMappers):
 
     def run(self, files: dict[str, Path], collections: Iterable[str] | None = None) -> dict:
         wanted = set(collections or COLLECTIONS)
-        for name in COLLECTIONS:
-            if name in wanted and name in files:
-                self.results[name] = self._collection(name, files[name])
+        with copy.commits_without_flush(enabled=not self.audit):
+            for name in COLLECTIONS:
+                if name in wanted and name in files:
+                    self.results[name] = self._collection(name, files[name])
         return self.results
 
     def _collection(self, name: str, path: Path) -> dict:
@@ -71,22 +105,55 @@ class Importer(CollectionMappers):
             if stats.total >= next_report:
                 next_report += self.progress_every
                 rate = stats.total / max(time.monotonic() - started, 1e-6)
-                self.progress(
-                    f"{name}: {stats.total} read, {stats.created} created, "
-                    f"{stats.already} already, {stats.invalid} invalid ({rate:,.0f} rows/s)"
-                )
+                self.progress(f"{name}: {self._summary(stats)} ({rate:,.0f} rows/s)")
         if not self.audit and name in ("lps", "forms"):
             self._advance_sequences(name)
         elapsed = time.monotonic() - started
         result = stats.as_dict(self.audit)
         result["seconds"] = round(elapsed, 2)
-        self.progress(
-            f"{name}: done, {stats.total} read, {stats.created} created, {stats.matched} matched, "
-            f"{stats.already} already imported, {stats.invalid} invalid in {elapsed:.1f} s"
-        )
+        self.progress(f"{name}: done, {self._summary(stats)} in {elapsed:.1f} s")
         return result
 
+    def _summary(self, stats: Stats) -> str:
+        """A progress line; an audit writes nothing, so it never says "created"."""
+        if self.audit:
+            done = (
+                f"{stats.created} to create, {stats.matched} to link, "
+                f"{stats.duplicates} to link as duplicates"
+            )
+        else:
+            done = (
+                f"{stats.created} created, {stats.matched} matched, "
+                f"{stats.duplicates} linked as duplicates"
+            )
+        return (
+            f"{stats.total} read, {done}, {stats.already} already imported, {stats.invalid} invalid"
+        )
+
+    def _fit(self, model, values: dict) -> dict:
+        return fit_to_columns(model, values, self._cut)
+
     def _chunk(self, name: str, chunk: list[RawDoc], stats: Stats, handler) -> None:
+        items, part = self._map_chunk(name, chunk, handler)
+        stats.merge(part)
+        if self.audit:
+            planned = self._planned.setdefault(name, set())
+            for item in items:
+                planned.add(item.legacy_id)
+                if name == "lps" and item.extra.get("form_id"):
+                    self._audit_lp_forms.add(item.extra["form_id"])
+                if item.duplicate_of is not None:
+                    stats.duplicates += 1
+                elif item.matched is not None:
+                    stats.matched += 1
+                else:
+                    stats.created += 1
+            return
+        self._write(name, items, stats)
+
+    def _map_chunk(self, name: str, chunk: list[RawDoc], handler) -> tuple[list[Item], Stats]:
+        """Read, check and map one chunk; its counts in a Stats of its own."""
+        stats = Stats()
         docs: list[tuple[int, str, dict]] = []
         seen: set[str] = set()
         for raw in chunk:
@@ -104,95 +171,125 @@ class Importer(CollectionMappers):
             seen.add(legacy_id)
             docs.append((raw.line, legacy_id, raw.doc))
         if not docs:
-            return
-        already = set(
-            LegacyRecord.objects.filter(
-                collection=name, legacy_id__in=[d[1] for d in docs]
-            ).values_list("legacy_id", flat=True)
-        )
+            return [], stats
+        already: set[str] = set()
+        repeated: set[str] = set()
+        batch_id = self.batch.pk if self.batch else None
+        for legacy_id, record_batch, imported_at in LegacyRecord.objects.filter(
+            collection=name, legacy_id__in=[d[1] for d in docs]
+        ).values_list("legacy_id", "batch_id", "imported_at"):
+            # Written by this very run (an earlier chunk): the id is repeated
+            # in the dump, reported as an audit reports it.
+            mine = record_batch == batch_id and imported_at == self.now
+            (repeated if mine else already).add(legacy_id)
+        for line, legacy_id, _doc in docs:
+            if legacy_id in repeated:
+                stats.reject(line, legacy_id, "DUPLICATE_IN_DUMP")
         stats.already += len(already)
-        docs = [d for d in docs if d[1] not in already]
+        docs = [d for d in docs if d[1] not in already and d[1] not in repeated]
         items: list[Item] = []
         prepared = self._prepare(name, docs)
         for line, legacy_id, doc in docs:
+            self._cut = {}
             try:
                 item = handler(line, legacy_id, doc, prepared)
             except Invalid as exc:
                 stats.reject(line, legacy_id, exc.code, exc.detail)
                 continue
-            item.extra = {
-                k: v for k, v in doc.items() if k not in DOCUMENTED_FIELDS[name] and k != "_id"
-            } | item.extra
+            if item.duplicate_of is None:
+                item.extra = {
+                    k: v for k, v in doc.items() if k not in DOCUMENTED_FIELDS[name] and k != "_id"
+                } | item.extra
             if "_id" in doc and legacy_id != str(doc["_id"]):
                 item.extra["_id"] = str(doc["_id"])
+            for code, detail in item.notes:
+                stats.note(line, legacy_id, code, detail)
+            if self._cut and item.duplicate_of is None:
+                # Cut to fit its column: kept whole here, and said.
+                item.extra["cut_fields"] = dict(self._cut)
+                for field_name, value in self._cut.items():
+                    stats.note(
+                        line, legacy_id, "TEXT_CUT", f"{field_name}: {len(value)} characters"
+                    )
+            if item.listed and len(stats.listed) < LISTED_KEPT:
+                stats.listed.append(item.listed)
             items.append(item)
-        if self.audit:
-            planned = self._planned.setdefault(name, set())
-            for item in items:
-                planned.add(item.legacy_id)
-                if name == "lps" and item.extra.get("form_id"):
-                    self._audit_lp_forms.add(item.extra["form_id"])
-                if item.matched is not None:
-                    stats.matched += 1
-                else:
-                    stats.created += 1
-            return
-        self._write(name, items, stats)
+        return items, stats
 
     def _write(self, name: str, items: list[Item], stats: Stats) -> None:
         try:
             with transaction.atomic():
-                created, matched = self._save(name, items)
+                created, matched, duplicates = self._save(name, items)
         except DatabaseError:
             # Find the row(s) the database refuses; the others still land.
-            created = matched = 0
+            created = matched = duplicates = 0
             for item in items:
-                if item.obj is not None and isinstance(item.obj._meta.pk, models.AutoField):
+                meta = getattr(item.obj, "_meta", None)
+                if meta is not None and isinstance(meta.pk, models.AutoField):
                     item.obj.pk, item.obj._state.adding = None, True
                 try:
                     with transaction.atomic():
-                        c, m = self._save(name, [item])
+                        c, m, d = self._save(name, [item])
                 except DatabaseError as exc:
                     stats.reject(item.line, item.legacy_id, "DB_ERROR", str(exc)[:300])
                     continue
-                created, matched = created + c, matched + m
+                created, matched, duplicates = created + c, matched + m, duplicates + d
         stats.created += created
         stats.matched += matched
+        stats.duplicates += duplicates
 
-    def _save(self, name: str, items: list[Item]) -> tuple[int, int]:
+    def _save(self, name: str, items: list[Item]) -> tuple[int, int, int]:
         model = MODELS[name]
         new = [item for item in items if item.matched is None]
-        if name in ("visitor_sessions", "tracking", "leads", "lead_queue"):
-            # The big collections: one INSERT per chunk.
-            model.objects.bulk_create([item.obj for item in new])
+        big = name in ("visitor_sessions", "tracking", "leads", "lead_queue")
+        if big and copy.is_available():
+            # The big collections: one COPY per chunk (PostgreSQL)…
+            copy.copy_insert(model, [item.obj for item in new])
+        elif big:
+            # …or one INSERT.
+            model.objects.bulk_create(
+                [
+                    item.obj.instance() if isinstance(item.obj, copy.Row) else item.obj
+                    for item in new
+                ]
+            )
         else:
             for item in new:
                 item.obj.save()
-        for item in new:
+        for item in items:
             if item.after_save:
-                item.after_save(item.obj)
-        content_type = self._content_types[name]
-        LegacyRecord.objects.bulk_create(
-            [
-                LegacyRecord(
-                    collection=name,
-                    legacy_id=item.legacy_id,
-                    content_type=content_type,
-                    object_id=str((item.matched or item.obj).pk),
-                    created=item.matched is None,
-                    batch=self.batch,
-                    extra=item.extra,
-                    previous=item.previous,
-                    imported_at=self.now,
-                )
-                for item in items
-            ]
-        )
+                item.after_save(item.obj if item.matched is None else item.matched)
+        rows = self._record_rows(name, items)
+        if copy.is_available():
+            copy.copy_rows(LegacyRecord, RECORD_FIELDS, rows)
+        else:
+            LegacyRecord.objects.bulk_create(
+                [LegacyRecord(**dict(zip(RECORD_ATTNAMES, row, strict=True))) for row in rows]
+            )
         refs = self._refs.get(name)
         if refs is not None:
             for item in items:
                 refs[item.legacy_id] = str((item.matched or item.obj).pk)
-        return len(new), len(items) - len(new)
+        duplicates = sum(1 for item in items if item.duplicate_of is not None)
+        return len(new), len(items) - len(new) - duplicates, duplicates
+
+    def _record_rows(self, name: str, items: list[Item]) -> Iterable[list]:
+        """The LegacyRecord of each item, as values of RECORD_FIELDS."""
+        content_type = self._content_types[name].pk
+        return (
+            [
+                name,
+                item.legacy_id,
+                content_type,
+                str((item.matched or item.obj).pk),
+                item.matched is None,
+                self.batch.pk,
+                item.extra,
+                item.previous,
+                self.now,
+            ]
+            for item in items
+        )
 
     # --- references -------------------------------------------------------------
 
@@ -259,33 +356,75 @@ class Importer(CollectionMappers):
                 for d in docs
                 if d[2].get("session_id")
             }
+            phones = {
+                line: phone_normalize_cached(as_text(doc.get("phone"))) for line, _, doc in docs
+            }
             return {
                 "existing": set(Lead.objects.filter(pk__in=ids).values_list("pk", flat=True)),
                 "sessions": set(
                     VisitorSession.objects.filter(pk__in=sessions).values_list("pk", flat=True)
                 ),
-                "forms": self._forms_by_code(),
+                "phones": phones,
+                "identities": self._lead_identities({p for p in phones.values() if p}),
             }
         if name == "lead_queue":
             ids = {legacy_uuid("leads", d[2].get("lead_id")) for d in docs if d[2].get("lead_id")}
+            leads = Lead.objects.filter(pk__in=ids)
             return {
                 "leads": {
                     pk: (status, origin)
-                    for pk, status, origin in Lead.objects.filter(pk__in=ids).values_list(
+                    for pk, status, origin in leads.values_list(
                         "pk", "status", "account__origin_crm_id"
                     )
                 },
                 "delivered": set(Delivery.objects.filter(pk__in=ids).values_list("pk", flat=True)),
+                # What the legacy lead said of its route (kept in its record).
+                "lead_targets": {
+                    legacy_uuid("leads", object_id): (as_text(target), as_text(source))
+                    for object_id, target, source in LegacyRecord.objects.filter(
+                        collection="leads", created=True, object_id__in=[str(i) for i in ids]
+                    ).values_list("object_id", "extra__target_crm", "extra__routing_source")
+                },
+                "override_forms": set(
+                    leads.filter(form__crm_override__isnull=False).values_list("pk", flat=True)
+                ),
             }
+        if name == "mini_analyses":
+            emails = {as_text(d[2].get("email")).lower() for d in docs}
+            for lead_pk, email, brand in MiniAnalysis.objects.filter(
+                lead__email__in=emails
+            ).values_list("lead_id", "lead__email", "brand_name"):
+                self._mini_identities.setdefault((email, brand.lower()), lead_pk)
+            return {"by_identity": self._mini_identities}
         return {}
+
+    def _lead_identities(self, phones: set[str]) -> dict[tuple, list]:
+        """Leads we have of these phones, by (phone, product): (pk, created
+        at, delivered). One indexed query per chunk (phone, created_at)."""
+        found: dict[tuple, list] = {}
+        if not phones:
+            return found
+        rows = (
+            Lead.objects.filter(phone__in=phones, product_type__isnull=False)
+            .exclude(status__in=[*NOT_DEDUPED, S.DOUBLE_SUBMIT])
+            .order_by("created_at")
+            .values_list("phone", "product_type_id", "pk", "created_at", "status")
+        )
+        for phone, product, pk, created_at, status in rows:
+            found.setdefault((phone, product), []).append((pk, created_at, status in OUR_DELIVERED))
+        return found
 
     def _forms_by_code(self) -> dict[str, Form]:
         if not hasattr(self, "_form_cache"):
             self._form_cache = {
-                f.code: f for f in Form.objects.select_related("landing_page", "account")
+                f.code: f
+                for f in Form.objects.select_related("landing_page", "account", "product_type")
+            }
+            self._form_by_legacy = {
+                f.legacy_id: f for f in self._form_cache.values() if f.legacy_id
             }
             self._lp_cache = {lp.code: lp for lp in LandingPage.objects.all()}
-            self._form_by_pk = {f.pk: f for f in self._form_cache.values()}
+            self._lp_by_pk = {lp.pk: lp for lp in self._lp_cache.values()}
         return self._form_cache
 
     def _advance_sequences(self, name: str) -> None:

@@ -4,7 +4,7 @@ import uuid
 
 from django.db import models
 
-from enersolar.models import CRM, Account
+from enersolar.models import CRM, Account, QualityMapping
 from leads.models import Lead
 from routing.models import Delivery, Order
 from tracking.models import Form, LandingPage, TrackingEvent, VisitorSession
@@ -16,10 +16,13 @@ COLLECTIONS = (
     "lps",
     "forms",
     "commandes",
+    "quality_mappings",
     "visitor_sessions",
     "tracking",
     "leads",
     "lead_queue",
+    # Another system's records (seed 004), migrated into leads of their own.
+    "mini_analyses",
 )
 MODELS: dict[str, type[models.Model]] = {
     "crms": CRM,
@@ -27,10 +30,25 @@ MODELS: dict[str, type[models.Model]] = {
     "lps": LandingPage,
     "forms": Form,
     "commandes": Order,
+    "quality_mappings": QualityMapping,
     "visitor_sessions": VisitorSession,
     "tracking": TrackingEvent,
     "leads": Lead,
     "lead_queue": Delivery,
+    "mini_analyses": Lead,
+}
+# Collections whose rows have a UUID primary key (the others: integers).
+UUID_KEYED = ("visitor_sessions", "leads", "lead_queue", "mini_analyses")
+# Collections of the legacy database that are not imported, and why (also in
+# legacy/README.md): a dump holding them gets them listed, not silently lost.
+NOT_IMPORTED = {
+    "users": "staff accounts: recreated here with roles (passwords are not portable)",
+    "sessions": "staff login sessions: expire at the switch",
+    "activity_logs": "the old journal: kept in the dump, our journal starts at the import",
+    "billing_history": "statements already settled there: never billed again here",
+    "lead_prices": "prices of delivered leads: billing of legacy deliveries stays there",
+    "verification_reports": "old nightly reports: kept in the dump",
+    "system_config": "the global API key: partners get keys of their own here",
 }
 # Legacy ids that are not UUIDs (Mongo ObjectIds) get a stable UUID of ours.
 ID_NAMESPACE = uuid.UUID("6f1c1a52-3c1e-4d8e-9a57-2f0e7b1d5a10")
@@ -64,7 +82,7 @@ DOCUMENTED_FIELDS: dict[str, set[str]] = {
         "mentions_legales",
         "privacy_text",
         "redirect_url",
-        "routing",
+        "crm_routing",
     },
     "lps": {"id", "code", "name", "account_id", "url", "form_id", "source", "status"},
     "forms": {
@@ -74,12 +92,13 @@ DOCUMENTED_FIELDS: dict[str, set[str]] = {
         "product_type",
         "account_id",
         "lp_id",
-        "crm_id",
-        "api_key",
+        "target_crm",
+        "crm_api_key",
         "allow_cross_crm",
         "redirect_url",
         "status",
     },
+    "quality_mappings": {"id", "utm_campaign", "quality_tier"},
     "commandes": {
         "id",
         "crm_id",
@@ -112,7 +131,13 @@ DOCUMENTED_FIELDS: dict[str, set[str]] = {
     "tracking": {
         "id",
         "session_id",
+        "event",
         "event_type",
+        "lp_id",
+        "form_id",
+        # Derived from the session and the LP/form here: not stored twice.
+        "visitor_id",
+        "account_id",
         "lp_code",
         "form_code",
         "liaison_code",
@@ -134,7 +159,10 @@ DOCUMENTED_FIELDS: dict[str, set[str]] = {
         "email",
         "departement",
         "ip",
+        "api_status",
         "status",
+        "sent_to_crm",
+        "distribution_reason",
         "reasons",
         "created_at",
         "register_date",
@@ -146,11 +174,29 @@ DOCUMENTED_FIELDS: dict[str, set[str]] = {
         "id",
         "lead_id",
         "crm_id",
+        "api_url",
         "retry_count",
         "next_retry_at",
         "last_error",
         "status",
         "created_at",
+    },
+    "mini_analyses": {
+        "id",
+        "email",
+        "phone",
+        "nom_de_marque",
+        "brand_name",
+        "secteur",
+        "sector",
+        "language",
+        "langue",
+        "status",
+        "pdf_url",
+        "analysis_text",
+        "analysis",
+        "created_at",
+        "updated_at",
     },
 }
 
@@ -170,16 +216,33 @@ UNSENT_STATUSES = {
     # Held leads are re-routed when an order is activated: not legacy ones.
     "pending_no_order",
 }
+# What the buyer already has: the legacy lead sender's `success` (HTTP 201)
+# and `duplicate` ("doublon": the buyer had it), or `sent_to_crm: true`.
+DELIVERED_STATUSES = {"success", "duplicate", "sent", "delivered", "envoye", "ok", "doublon"}
 LEAD_STATUS_ALIASES = {
     "sent": S.SUCCESS,
     "delivered": S.SUCCESS,
     "envoye": S.SUCCESS,
     "ok": S.SUCCESS,
     "doublon": S.DUPLICATE,
+    # The legacy sender's transient outcomes (normally turned into `queued`).
+    "server_error": S.FAILED,
+    "timeout": S.FAILED,
+    "connection_error": S.FAILED,
     "error": S.FAILED,
     "erreur": S.FAILED,
     "invalid": S.MISSING_REQUIRED,
     "rejected": S.FAILED,
 }
+# Leads in these statuses are never linked to or by another lead of the same
+# person: they were refused at intake (and have no usable phone or form).
+NOT_DEDUPED = {
+    S.ORPHAN,
+    S.INVALID_PHONE,
+    S.MISSING_REQUIRED,
+    S.DUPLICATE_INTERNAL,
+}
+# Our statuses of a lead the buyer has: never sent again.
+OUR_DELIVERED = {S.SUCCESS, S.DUPLICATE, S.RETURNED}
 QUEUE_PENDING = {"pending", "queued", "processing", "retry", "waiting"}
 QUEUE_EXHAUSTED = {"failed", "exhausted", "dead"}

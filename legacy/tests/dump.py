@@ -44,6 +44,15 @@ def french_mobile(rng: random.Random) -> str:
     return "+33" + digits[1:]
 
 
+def now_iso(moment: datetime) -> str:
+    """`config.now_iso()` of the legacy code: datetime.now(timezone.utc).isoformat()."""
+    return moment.astimezone(UTC).isoformat()
+
+
+# Field names below are the legacy code's (seed 002: routes/public.py,
+# services/lead_sender.py), never the importer's.
+
+
 class CRMDoc(factory.DictFactory):
     _id = factory.LazyFunction(oid)
     id = factory.LazyFunction(lambda: str(uuid.uuid4()))
@@ -57,7 +66,9 @@ class AccountDoc(factory.DictFactory):
     _id = factory.LazyFunction(oid)
     id = factory.LazyFunction(lambda: str(uuid.uuid4()))
     name = factory.Faker("company", locale="fr_FR")
-    crm_id = None
+    crm_id = None  # the origin CRM's id
+    # {"PV": {"target_crm": "zr7", "api_key": "…"}}: a CRM *slug* and its key.
+    crm_routing = factory.LazyFunction(dict)
     logo_url = factory.Faker("image_url")
     gtm_head = "<script>/* gtm head */</script>"
     mentions_legales = factory.Faker("paragraph", locale="fr_FR")
@@ -85,6 +96,9 @@ class FormDoc(factory.DictFactory):
     name = factory.Faker("bs", locale="fr_FR")
     account_id = None
     lp_id = None
+    # The form's CRM override (whitelisted slug + key), "" when none.
+    target_crm = ""
+    crm_api_key = ""
     allow_cross_crm = True
     redirect_url = factory.Faker("url")
     tracking_mode = "gtm"  # not ours: kept in `extra`
@@ -96,7 +110,7 @@ class CommandeDoc(factory.DictFactory):
     crm_id = None
     product_type = "PV"
     departements = factory.LazyFunction(lambda: ["75", "92", "93", "94"])
-    prix_unitaire = 25.5
+    prix_unitaire = "25,50"  # as typed in the legacy admin: a French decimal comma
     active = True
     date_debut = factory.LazyFunction(lambda: ext_date(BASE_TIME - timedelta(days=90), 0))
     date_fin = None
@@ -118,12 +132,13 @@ class Dump:
     broken_lines: dict = field(default_factory=dict)  # collection → line number
 
 
-LEGACY_STATUSES = ["success", "sent", "duplicate", "failed", "invalid_phone", "orphan", "pending"]
+LEGACY_STATUSES = ["success", "duplicate", "failed", "invalid_phone", "orphan", "queued"]
 
 
 class LeadDocMaker:
-    """Fast lead documents (a million in a few seconds' worth of CPU): names
-    and places come from a small pool drawn once from Faker."""
+    """Fast lead documents as `submit_lead` inserts them and the sender then
+    updates them (a million in a few seconds' worth of CPU): names and places
+    come from a small pool drawn once from Faker."""
 
     def __init__(self, seed: int = 7):
         self.rng = random.Random(seed)
@@ -134,38 +149,83 @@ class LeadDocMaker:
             for _ in range(300)
         ]
 
-    def make(self, *, form, session_id: str | None, created_at: datetime, status: str) -> dict:
+    def make(
+        self,
+        *,
+        form,
+        session_id: str | None,
+        created_at: datetime,
+        status: str,
+        target_crm: str = "zr7",
+        origin_crm: str = "zr7",
+    ) -> dict:
         rng = self.rng
-        nom, prenom, adresse, postcode = rng.choice(self.people)
+        nom, prenom, _adresse, postcode = rng.choice(self.people)
         metro = postcode if not postcode.startswith(("97", "98", "20")) else "75011"
+        delivered = status in ("success", "duplicate")
+        routed = status not in ("orphan", "invalid_phone", "missing_required", "no_crm")
+        lp_code = form.get("_lp_code", "")
         doc = {
             "_id": oid(rng),
             "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-            "session_id": session_id,
+            "session_id": session_id or str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            "form_id": form["id"],
             "form_code": form["code"],
-            "lp_code": form.get("_lp_code", ""),
+            "account_id": form["account_id"],
             "product_type": form["product_type"],
             "phone": french_mobile(rng),
             "nom": nom,
             "prenom": prenom,
             "civilite": rng.choice(["M.", "Mme"]),
             "email": f"{prenom}.{nom}{rng.randrange(1000)}@example.fr".lower().replace(" ", ""),
-            "code_postal": metro,
-            "adresse": adresse,
+            "departement": metro[:2],
             "ville": "Paris",
-            "type_logement": rng.choice(["maison", "appartement"]),
+            "adresse": _adresse,
+            "type_logement": "maison",
             "statut_occupant": "proprietaire",
+            "surface_habitable": "",
+            "annee_construction": "",
+            "type_chauffage": "",
             "facture_electricite": rng.choice(["100-150", "150-200", "200+"]),
+            "facture_chauffage": "",
+            "type_projet": "",
+            "delai_projet": "",
+            "budget": "",
+            "lp_code": lp_code,
+            "liaison_code": f"{lp_code}_{form['code']}" if lp_code else form["code"],
+            "utm_source": rng.choice(["facebook", "google"]),
+            "utm_medium": "",
+            "utm_campaign": rng.choice(["printemps", "ete", ""]),
+            "quality_tier": None,
             "rgpd_consent": True,
             "newsletter": rng.random() < 0.3,
-            "utm_source": rng.choice(["facebook", "google"]),
-            "utm_campaign": rng.choice(["printemps", "ete", ""]),
             "ip": f"82.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}",
-            "status": status,
-            "created_at": ext_date(created_at, rng.randrange(3)),
-            "register_date": {"$numberLong": str(int(created_at.timestamp()))},
-            "crm_response": {"code": 201},  # not ours: kept in `extra`
+            "register_date": int(created_at.timestamp()),
+            "created_at": now_iso(created_at),
+            "origin_crm": origin_crm,
+            "target_crm": target_crm if routed else "none",
+            "routing_reason": f"account_routing_{target_crm}" if routed else "no_crm",
+            "routing_source": "account_routing" if routed else "none",
+            "distribution_reason": {
+                "orphan": "FORM_NOT_FOUND",
+                "invalid_phone": "PHONE_INVALID",
+                "no_crm": "CRM_NOT_CONFIGURED",
+            }.get(status, f"account_routing_{target_crm}"),
+            "api_status": status,
+            "sent_to_crm": delivered,
+            "retry_count": 0,
+            "phone_invalid": status == "invalid_phone",
+            "missing_nom": False,
+            "missing_dept": False,
+            "form_not_found": status == "orphan",
+            "is_double_submit": False,
+            "original_lead_id": None,
+            "sent_at": now_iso(created_at + timedelta(seconds=1)) if delivered else None,
         }
+        if status == "queued":
+            doc |= {"queue_reason": "error", "queued_at": now_iso(created_at)}
+        if status == "failed":
+            doc["api_response"] = "{'error': 'refus'}"
         return doc
 
 
@@ -186,9 +246,10 @@ def _write_array(path: Path, docs) -> None:
 
 
 def write_dump(directory: Path, *, leads: int = 30, seed: int = 7) -> Dump:
-    """A small complete dump: 2 CRMs, 2 accounts, 3 LPs, 3 forms, 2 orders,
-    sessions with their events, `leads` leads, queue items, a broken line in
-    leads.json and in tracking.json, and bad documents the audit must reject."""
+    """A small complete dump: 2 CRMs, 2 accounts, 3 LPs, 3 forms (one with a
+    CRM override), 2 orders, sessions with their events, `leads` leads, queue
+    items, a broken line in leads.json and in tracking.json, and bad documents
+    the audit must reject."""
     rng = random.Random(seed)
     factory.random.reseed_random(seed)
     directory.mkdir(parents=True, exist_ok=True)
@@ -198,20 +259,33 @@ def write_dump(directory: Path, *, leads: int = 30, seed: int = 7) -> Dump:
     dump.accounts = [
         AccountDoc(
             crm_id=zr7["id"],
-            routing={"PV": {"crm_id": zr7["id"], "api_key": "zr7-key-pv"}},
+            crm_routing={
+                "PV": {"target_crm": "zr7", "api_key": "zr7-key-pv"},
+                "PAC": {"target_crm": "ZR7 ", "api_key": "zr7-key-pac"},
+            },
         ),
-        AccountDoc(crm_id=mdl["id"]),
+        AccountDoc(
+            crm_id=mdl["id"],
+            crm_routing={
+                "ITE": {"target_crm": "mdl", "api_key": "mdl-key-ite"},
+                # Incomplete: the legacy intake ignored it; so do we (noted).
+                "PV": {"target_crm": "mdl", "api_key": ""},
+            },
+        ),
     ]
     dump.lps = [
-        LPDoc(account_id=dump.accounts[i % 2]["id"], code=f"LP-{101 + i}") for i in range(3)
+        LPDoc(account_id=dump.accounts[min(i, 1)]["id"], code=f"LP-{101 + i}") for i in range(3)
     ]
     dump.forms = [
         FormDoc(account_id=dump.lps[0]["account_id"], lp_id=dump.lps[0]["id"], code="PV-201"),
+        # The form's override sends its leads to MDL with its own key.
         FormDoc(
             account_id=dump.lps[1]["account_id"],
             lp_id=dump.lps[1]["id"],
             product_type="PAC",
             code="PAC-007",
+            target_crm="mdl",
+            crm_api_key="mdl-key-form-pac",
         ),
         # No lp_id: found through the LP's form_id.
         FormDoc(account_id=dump.lps[2]["account_id"], product_type="ITE", code="ITE-012"),
@@ -229,70 +303,103 @@ def write_dump(directory: Path, *, leads: int = 30, seed: int = 7) -> Dump:
     ]
 
     maker = LeadDocMaker(seed + 1)
-    statuses = ["success", "sent", "duplicate", "failed", "invalid_phone", "pending", "queued"]
+    statuses = ["success", "duplicate", "failed", "invalid_phone", "queued", "success", "queued"]
     for n in range(leads):
         form = dump.forms[n % 3]
+        target = "mdl" if form["product_type"] != "PV" else "zr7"
         created = BASE_TIME + timedelta(hours=n * 7, minutes=rng.randrange(60))
         session = {
             "_id": oid(rng),
             "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
             "visitor_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
             "lp_code": form["_lp_code"],
-            "form_code": form["code"],
+            # Legacy landing pages post the form's id (a UUID) as form_code.
+            "form_code": form["id"] if n % 2 else form["code"],
             "liaison_code": f"{form['_lp_code']}_{form['code']}",
             "referrer": "https://www.facebook.com/",
             "user_agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X)",
-            "ip": f"90.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}",
             "utm_source": "facebook",
+            "utm_medium": "",
             "utm_campaign": "printemps",
+            "utm_content": "",
+            "utm_term": "",
+            "gclid": "",
+            "fbclid": "",
+            "ip": f"90.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}",
+            "created_at": now_iso(created - timedelta(minutes=3)),
             "status": "converted",
-            "created_at": ext_date(created - timedelta(minutes=3), n % 3),
         }
         dump.sessions.append(session)
         for offset, event_type in enumerate(("lp_visit", "form_start", "form_step")):
             dump.events.append(
                 {
                     "_id": oid(rng),
+                    "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
                     "session_id": session["id"],
-                    "event_type": event_type,
+                    "visitor_id": session["visitor_id"],
+                    "event": event_type,
                     "lp_code": form["_lp_code"],
+                    "lp_id": dump.lps[n % 3]["id"],
+                    "account_id": form["account_id"],
                     "form_code": form["code"],
-                    "created_at": ext_date(created - timedelta(minutes=3 - offset), n % 3),
-                    "step": offset,  # not ours: kept in `extra`
+                    "liaison_code": session["liaison_code"],
+                    "form_id": form["id"],
+                    "ip": session["ip"],
+                    "created_at": now_iso(created - timedelta(minutes=3 - offset)),
                 }
             )
-        dump.leads.append(
-            maker.make(
-                form=form,
-                session_id=session["id"],
-                created_at=created,
-                status=statuses[n % len(statuses)],
-            )
+        lead = maker.make(
+            form=form,
+            session_id=session["id"],
+            created_at=created,
+            status=statuses[n % len(statuses)],
+            target_crm="mdl" if form["code"] == "PAC-007" else target,
+            origin_crm="zr7" if n % 3 != 2 else "mdl",
         )
+        if form["code"] == "PAC-007":
+            lead["routing_source"] = "form_override"
+        session["lead_id"] = lead["id"]
+        dump.leads.append(lead)
     if leads >= 3:
         # A second lp_visit for one session: refused (once per session).
-        dump.events.append({**dump.events[0], "_id": oid(rng)})
+        dump.events.append({**dump.events[0], "_id": oid(rng), "id": str(uuid.uuid4())})
         # A lead with a phone we cannot accept and one with an unknown form.
         dump.leads[1]["phone"] = "0611111111"
         dump.leads[2]["form_code"] = "PV-999"
-    # Queue items for the leads the legacy system was still trying to send.
+        dump.leads[2]["form_id"] = None
+    # Queue items for the leads the legacy system was still trying to send,
+    # as add_to_queue wrote them.
+    urls = {c["slug"]: c["api_url"] for c in dump.crms}
     for doc in dump.leads:
-        if doc["status"] in ("pending", "queued"):
-            crm = zr7 if doc["product_type"] != "ITE" else mdl
+        if doc["api_status"] == "queued":
             dump.queue.append(
                 {
                     "_id": oid(rng),
+                    "id": doc["id"],
                     "lead_id": doc["id"],
-                    "crm_id": crm["id"],
-                    "retry_count": {"$numberLong": "2"},
-                    "next_retry_at": ext_date(BASE_TIME + timedelta(days=900), 2),
-                    "last_error": "HTTP 503",
+                    "lead_data": {k: v for k, v in doc.items() if k != "_id"},
+                    "api_url": urls[doc["target_crm"]],
+                    "api_key": "copied-at-queue-time",
+                    "reason": "error",
+                    "retry_count": 2,
+                    "max_retries": 5,
+                    "next_retry_at": now_iso(BASE_TIME + timedelta(days=900)),
+                    "created_at": doc["created_at"],
                     "status": "pending",
+                    "last_error": "HTTP 503",
                 }
             )
     # A queue item for a lead that is not in the dump.
+    orphan_item = str(uuid.uuid4())
     dump.queue.append(
-        {"_id": oid(rng), "lead_id": str(uuid.uuid4()), "crm_id": zr7["id"], "status": "pending"}
+        {
+            "_id": oid(rng),
+            "id": orphan_item,
+            "lead_id": orphan_item,
+            "api_url": zr7["api_url"],
+            "status": "pending",
+            "retry_count": 0,
+        }
     )
 
     _write_array(directory / "crms.json", dump.crms)
@@ -308,7 +415,7 @@ def write_dump(directory: Path, *, leads: int = 30, seed: int = 7) -> Dump:
         directory / "leads.json", dump.leads, broken_after=leads // 2
     )
     _write_lines(directory / "lead_queue.json", dump.queue)
-    (directory / "audit_log.json").write_text("{}\n")  # a collection we do not import
+    (directory / "audit_log.json").write_text("{}\n")  # a collection we do not know
     return dump
 
 

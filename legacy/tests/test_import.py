@@ -49,9 +49,15 @@ def test_audit_counts_everything_and_writes_nothing(dump):
         "invalid": 1,
         "reasons": {"BROKEN_JSON": 1},
         "examples": [result["leads"]["examples"][0]],
+        "notes": {},
+        "note_examples": [],
+        "to_create": 30,
+        "to_link": 0,
+        "to_link_as_duplicate": 0,
         "to_import": 30,
         "seconds": result["leads"]["seconds"],
     }
+    assert "created" not in result["leads"]  # an audit writes nothing
     assert result["leads"]["examples"][0]["line"] == dump.broken_lines["leads"]
     assert result["commandes"]["reasons"] == {"UNKNOWN_PRODUCT": 1}
     assert result["tracking"]["reasons"] == {"BROKEN_JSON": 1, "DUPLICATE_EVENT": 1}
@@ -97,7 +103,9 @@ def test_legacy_ids_unknown_fields_and_relations_are_kept(dump):
     doc = dump.leads[0]
     record = LegacyRecord.objects.get(collection="leads", legacy_id=doc["id"])
     assert record.object_id == doc["id"]  # a legacy UUID stays the lead's id
-    assert record.extra["crm_response"] == {"code": 201}
+    # What the legacy lead said of its delivery is kept with it.
+    assert record.extra["target_crm"] == doc["target_crm"]
+    assert record.extra["sent_at"] == doc["sent_at"]
     assert record.extra["_id"] == doc["_id"]["$oid"]
     lead = Lead.objects.get(pk=doc["id"])
     assert lead.session_id == uuid.UUID(doc["session_id"])
@@ -108,8 +116,11 @@ def test_legacy_ids_unknown_fields_and_relations_are_kept(dump):
     account = Account.objects.get(name=dump.accounts[0]["name"])
     assert account.origin_crm.slug == "zr7"
     assert account.legal_notice == dump.accounts[0]["mentions_legales"]
-    routing = AccountRouting.objects.get(account=account)
-    assert (routing.crm.slug, routing.api_key) == ("zr7", "zr7-key-pv")
+    routing = {
+        r.product_type.code: (r.crm.slug, r.api_key)
+        for r in AccountRouting.objects.filter(account=account)
+    }
+    assert routing == {"PV": ("zr7", "zr7-key-pv"), "PAC": ("zr7", "zr7-key-pac")}
     extra = LegacyRecord.objects.get(collection="accounts", legacy_id=dump.accounts[0]["id"]).extra
     assert extra["theme_color"] == dump.accounts[0]["theme_color"]
 
@@ -120,9 +131,10 @@ def test_legacy_ids_unknown_fields_and_relations_are_kept(dump):
     ite = Form.objects.get(code="ITE-012")
     assert ite.landing_page.code == "LP-103"  # linked through the LP's form_id
     event = TrackingEvent.objects.filter(event_type="form_step").first()
-    assert LegacyRecord.objects.get(collection="tracking", object_id=str(event.pk)).extra == {
-        "step": 2
-    }
+    # Every field of a legacy event is mapped: only the ObjectId is left over.
+    extra = LegacyRecord.objects.get(collection="tracking", object_id=str(event.pk)).extra
+    assert set(extra) == {"_id"}
+    assert event.landing_page.code == event.lp_code and event.form.code == event.form_code
 
 
 def test_only_web_urls_become_landing_page_links_the_others_are_kept_aside(dump):
@@ -149,25 +161,23 @@ def test_leads_keep_their_dates_and_statuses(dump):
     by_id = {str(lead.pk): lead for lead in Lead.objects.all()}
     for doc in dump.leads:
         lead = by_id[doc["id"]]
-        assert lead.created_at == datetime.fromtimestamp(
-            int(doc["register_date"]["$numberLong"]), tz=UTC
-        )
-        assert lead.register_date == int(doc["register_date"]["$numberLong"])
-    statuses = {doc["id"]: doc["status"] for doc in dump.leads}
+        assert lead.created_at == datetime.fromisoformat(doc["created_at"])
+        assert lead.register_date == doc["register_date"]
+    statuses = {doc["id"]: doc["api_status"] for doc in dump.leads}
     for lead_id, legacy_status in statuses.items():
         lead = by_id[lead_id]
         expected = {
             "success": "success",
-            "sent": "success",
             "duplicate": "duplicate",
             "failed": "failed",
             "invalid_phone": "invalid_phone",
-            "pending": "queued",  # its queue item came back
-            "queued": "queued",
+            "queued": "queued",  # its queue item came back
         }[legacy_status]
         assert lead.status == expected, (legacy_status, lead.reasons)
-    sent = next(by_id[i] for i, s in statuses.items() if s == "sent")
-    assert sent.reasons == ["LEGACY_STATUS:sent"]
+    delivered = next(by_id[i] for i, s in statuses.items() if s == "success")
+    assert delivered.reasons == [f"LEGACY_CRM:{dump.leads[0]['target_crm']}"]
+    refused = next(by_id[i] for i, s in statuses.items() if s == "invalid_phone")
+    assert refused.reasons == ["PHONE_INVALID"]  # the legacy distribution_reason
 
 
 def test_phones_are_normalised_and_raw_kept(dump):
@@ -190,10 +200,15 @@ def test_queue_items_come_back_into_our_retry_queue(dump):
         assert delivery.state == Delivery.State.PENDING
         assert delivery.attempts == 2
         assert delivery.last_error == "HTTP 503"
-        assert delivery.next_attempt_at == datetime.fromtimestamp(
-            int(item["next_retry_at"]["$date"]["$numberLong"]) / 1000, tz=UTC
+        assert delivery.next_attempt_at == datetime.fromisoformat(item["next_retry_at"])
+        # The CRM from the item's api_url; the route as the legacy lead had it.
+        assert delivery.crm.api_url == item["api_url"]
+        expected_source = (
+            Delivery.Source.FORM_OVERRIDE
+            if delivery.lead.form.code == "PAC-007"
+            else Delivery.Source.ACCOUNT_ROUTING
         )
-        assert delivery.source == Delivery.Source.ACCOUNT_ROUTING and delivery.order is None
+        assert delivery.source == expected_source and delivery.order is None
         assert delivery.origin_crm == delivery.lead.account.origin_crm
         assert delivery.lead.status == Lead.Status.QUEUED
 
@@ -369,5 +384,5 @@ def test_held_new_and_unknown_statuses_are_not_left_for_our_machinery(dump, tmp_
         ("failed", ["LEGACY_UNSENT:pending_no_order"]),
         ("failed", ["LEGACY_UNSENT:new"]),
         ("failed", ["LEGACY_STATUS:archived?"]),
-        ("orphan", []),
+        ("orphan", ["FORM_NOT_FOUND"]),
     ]

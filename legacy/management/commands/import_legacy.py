@@ -67,19 +67,45 @@ class Command(BaseCommand):
         self.stdout.write(title)
         for name in outcome.ignored_files:
             self.stdout.write(f"  {name}: not a known collection, ignored")
+        for name, why in outcome.not_imported.items():
+            self.stdout.write(f"  {name}: not imported ({why})")
         for collection, result in outcome.results.items():
+            self._collection_report(collection, result, audit=outcome.batch is None)
+
+    def _collection_report(self, collection: str, result: dict, *, audit: bool) -> None:
+        if collection == "mini_analyses":
+            # The migration's own words (seed 004): totals, already linked, to migrate.
+            done = f"to migrate {result['to_create']}" if audit else f"migrated {result['created']}"
+            linked = result["already_imported"] + result["to_link" if audit else "matched"]
+            self.stdout.write(
+                f"  {collection}: total {result['total']}, already linked {linked}, "
+                f"{done}, invalid {result['invalid']}"
+            )
+        else:
             done = (
-                f"to import {result['to_import']}"
-                if outcome.batch is None
-                else f"created {result['created']}, matched {result['matched']}"
+                f"to create {result['to_create']}, to link {result['to_link']}, "
+                f"to link as duplicates {result['to_link_as_duplicate']}"
+                if audit
+                else f"created {result['created']}, matched {result['matched']}, "
+                f"linked as duplicates {result['duplicates_linked']}"
             )
             self.stdout.write(
                 f"  {collection}: total {result['total']}, already imported "
                 f"{result['already_imported']}, {done}, invalid {result['invalid']}"
             )
-            for reason, count in sorted(result["reasons"].items()):
-                self.stdout.write(f"      {reason}: {count}")
-            for example in result["examples"][:5]:
-                self.stdout.write(
-                    f"      line {example['line']} {example['id'] or '-'}: {example['reason']}"
-                )
+        for reason, count in sorted(result["reasons"].items()):
+            self.stdout.write(f"      {reason}: {count}")
+        for example in result["examples"][:5]:
+            self.stdout.write(
+                f"      line {example['line']} {example['id'] or '-'}: {example['reason']}"
+            )
+        for note, count in sorted(result["notes"].items()):
+            self.stdout.write(f"      note {note}: {count}")
+        for example in result["note_examples"][:5]:
+            self.stdout.write(
+                f"      line {example['line']} {example['id'] or '-'}: {example['note']}"
+            )
+        marker = "TO MIGRATE" if audit else "MIGRATED"
+        for entry in result.get("listed", []):
+            tag = "LINKED" if entry.endswith("(already linked)") else marker
+            self.stdout.write(f"      [{tag}] {entry.removesuffix(' (already linked)')}")
