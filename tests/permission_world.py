@@ -162,7 +162,7 @@ def _billing(*, lead, order, admin) -> int:
 def _legacy(*, lead, admin) -> None:
     from django.contrib.contenttypes.models import ContentType
 
-    from legacy.models import ImportBatch, LegacyRecord
+    from legacy.models import ImportBatch, LegacyRecord, MiniAnalysis
 
     batch = ImportBatch.objects.create(name="batch-1", user=admin)
     LegacyRecord.objects.create(
@@ -171,6 +171,9 @@ def _legacy(*, lead, admin) -> None:
         legacy_id="abc",
         content_type=ContentType.objects.get_for_model(Lead),
         object_id=str(lead.pk),
+    )
+    MiniAnalysis.objects.create(
+        lead=lead, mini_analysis_id="ma-1", status=MiniAnalysis.Status.GENERATED, batch=batch
     )
 
 

@@ -58,6 +58,7 @@ MODELS = {
     "axes_accessfailurelog": ("a", "", "a", "a"),
     "legacy_importbatch": ("a", "", "", ""),
     "legacy_legacyrecord": ("a", "", "", ""),
+    "legacy_minianalysis": ("a", "", "", ""),
     "demo_sandboxbuyer": ("vea", "ea", "ea", "ea"),
     "demo_sandboxreceipt": ("vea", "", "", ""),
 }
@@ -100,6 +101,7 @@ ACTIONS = {
     "axes_accessfailurelog": {"delete_selected": "a", EXPORT: "a"},
     "legacy_importbatch": {EXPORT: "a"},
     "legacy_legacyrecord": {EXPORT: "a"},
+    "legacy_minianalysis": {EXPORT: "a"},
     "demo_sandboxbuyer": {"delete_selected": "ea", EXPORT: "vea"},
     "demo_sandboxreceipt": {EXPORT: "vea"},
 }
