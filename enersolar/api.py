@@ -26,10 +26,10 @@ ERRORS = {
 }
 
 
+# Called from visitors' browsers: no authentication, no CSRF, per-IP rate limits,
+# bodies as JSON or as text/plain JSON (sendBeacon). (A comment, not a docstring:
+# drf-spectacular would print a docstring as the description of every endpoint.)
 class PublicAPIView(APIView):
-    """Called from visitors' browsers: no authentication, no CSRF, per-IP rate
-    limits, bodies as JSON or as text/plain JSON (sendBeacon)."""
-
     authentication_classes: list = []  # no session auth means no CSRF check
     permission_classes = [AllowAny]
     throttle_classes = [TrackingRateThrottle]

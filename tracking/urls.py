@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import apis
+from . import apis, form_apis
 
 urlpatterns = [
     path("api/public/track/session", apis.SessionStartApi.as_view(), name="track-session"),
@@ -11,8 +11,8 @@ urlpatterns = [
         apis.PublicFormByLandingPageApi.as_view(),
         name="public-form-by-lp",
     ),
-    path("api/forms", apis.FormListApi.as_view(), name="forms-list"),
-    path("api/forms/<int:pk>/brief", apis.FormBriefApi.as_view(), name="form-brief"),
+    path("api/forms", form_apis.FormListApi.as_view(), name="forms-list"),
+    path("api/forms/<int:pk>/brief", form_apis.FormBriefApi.as_view(), name="form-brief"),
     path("api/forms/public/<str:code>", apis.PublicFormApi.as_view(), name="public-form"),
     path(
         "api/forms/config/departements", apis.DepartmentsApi.as_view(), name="public-departements"
