@@ -18,7 +18,7 @@ from demo.models import SandboxBuyer, SandboxReceipt
 from enersolar.models import QualityMapping
 from enersolar.tests.factories import UserFactory
 from leads.services import lead_receive
-from legacy.models import ImportBatch, LegacyRecord
+from legacy.models import ImportBatch, LegacyRecord, MiniAnalysis
 from routing.models import (
     CRMHealth,
     DefaultPrice,
@@ -100,6 +100,9 @@ def superuser_client(client):
         object_id=str(lead.pk),
         batch=batch,
         extra={"crm_response": {"code": 201}},
+    )
+    MiniAnalysis.objects.create(
+        lead=lead, mini_analysis_id="ma-1", status=MiniAnalysis.Status.GENERATED, batch=batch
     )
     boss = UserFactory(username="boss", is_superuser=True)
     Token.objects.create(user=boss)
