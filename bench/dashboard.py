@@ -164,7 +164,7 @@ def main() -> int:
 
     import backoffice
     from bench.verification import leads_load
-    from routing.demo import demo_seed
+    from demo.seed import demo_seed
 
     print(f"code: {Path(backoffice.__file__).parent}")
     call_command("migrate", verbosity=0)

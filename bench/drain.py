@@ -366,8 +366,8 @@ def intake(count: int, procs: int) -> tuple[float, dict]:
     from django.db import connections
     from django.db.models import Count
 
+    from demo.seed import DEMO_ACCOUNT
     from leads.models import Lead
-    from routing.demo import DEMO_ACCOUNT
     from tracking.models import Form
 
     forms = {
@@ -566,8 +566,8 @@ def main() -> int:
     from django.core.management import call_command
 
     import routing
+    from demo.seed import demo_seed
     from enersolar.celery import app
-    from routing.demo import demo_seed
     from routing.models import CRMHealth
     from routing.tasks import process_queue
 

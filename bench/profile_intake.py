@@ -123,7 +123,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name:<16} {cpu:>7.2f} {wall:>8.2f}")
 
     from enersolar.process_cache import process_caches_clear
-    from enersolar.serializers import fast_validated
     from leads import selectors
     from leads.cleaning import lead_values_clean
     from leads.signals import lead_received
@@ -174,9 +173,6 @@ def main(argv: list[str] | None = None) -> int:
         "validation, serializer (PublicLeadInput)": lambda: PublicLeadInput(
             data=lead_body()
         ).is_valid(),
-        "validation, fast path (fast_validated)": lambda: fast_validated(
-            PublicLeadInput, lead_body()
-        ),
         "values, leads.cleaning (what the API runs)": lambda: lead_values_clean(lead_body()),
         "form look-up, cached": lambda: services._form_lookup("PV-001", None),
         "form look-up, cold cache": cold(lambda: services._form_lookup("PV-001", None)),

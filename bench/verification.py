@@ -282,8 +282,8 @@ def seed_ids() -> dict:
 
     from django.utils import timezone
 
+    from demo.seed import DEMO_ACCOUNT
     from enersolar.models import CRM, Account
-    from routing.demo import DEMO_ACCOUNT
     from routing.models import Order
     from tracking.models import Form
 
@@ -426,7 +426,7 @@ def main() -> int:
     from django.db import connection, transaction
 
     import routing
-    from routing.demo import demo_seed
+    from demo.seed import demo_seed
     from routing.services.verification import verification_run, verification_summary
 
     print(f"code: {Path(routing.__file__).parent}")

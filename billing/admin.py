@@ -12,11 +12,8 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from enersolar.admin_tools import ReadOnlyAdmin, ReadOnlyInline
+from enersolar.admin_tools import CSVExportAdmin, ReadOnlyAdmin, ReadOnlyInline
 from enersolar.csv_export import csv_response
-from leads.models import Lead
-from routing.admin import LeadAdmin as RoutingLeadAdmin
-from routing.admin import OrderAdmin as RoutingOrderAdmin
 from routing.models import Order
 
 from .exports import CSV_DELIMITER, statement_csv_rows, statement_pdf
@@ -31,7 +28,7 @@ class StatementLineInline(ReadOnlyInline):
 
 
 @admin.register(Statement)
-class StatementAdmin(ReadOnlyAdmin):
+class StatementAdmin(CSVExportAdmin, ReadOnlyAdmin):
     change_list_template = "admin/billing/statement/change_list.html"
     list_display = [
         "number",
@@ -155,7 +152,7 @@ class TopUpForm(forms.ModelForm):
 
 
 @admin.register(BudgetTransaction)
-class BudgetTransactionAdmin(admin.ModelAdmin):
+class BudgetTransactionAdmin(CSVExportAdmin, admin.ModelAdmin):
     """The ledger: staff add top-ups; consumptions and refunds come from
     deliveries and returns. Nothing is edited or deleted."""
 
@@ -183,7 +180,7 @@ class BudgetTransactionAdmin(admin.ModelAdmin):
 
 
 @admin.register(LeadReturn)
-class LeadReturnAdmin(ReadOnlyAdmin):
+class LeadReturnAdmin(CSVExportAdmin, ReadOnlyAdmin):
     list_display = ["returned_at", "lead", "reason", "returned_by", "credited_on"]
     list_select_related = ["returned_by", "credited_on"]
     raw_id_fields = ["lead"]
@@ -193,12 +190,11 @@ class ReturnForm(forms.Form):
     reason = forms.CharField(label=_("Reason given by the buyer"), max_length=500)
 
 
-admin.site.unregister(Lead)
+# What billing adds to the lead and order admins (assembled in backoffice/admin.py).
 
 
-@admin.register(Lead)
-class LeadAdmin(RoutingLeadAdmin):
-    actions = [*RoutingLeadAdmin.actions, "return_leads"]
+class LeadReturnMixin:
+    """The "Return" action (`return_leads`): the buyer refused these leads."""
 
     @admin.action(description=_("Return (buyer refused the lead)"), permissions=["return"])
     def return_leads(self, request, queryset):
@@ -230,12 +226,12 @@ class LeadAdmin(RoutingLeadAdmin):
         return request.user.has_perm("billing.add_leadreturn")
 
 
-admin.site.unregister(Order)
+ORDER_BUDGET_COLUMNS = ["prepaid_balance", "budget"]
 
 
-@admin.register(Order)
-class OrderAdmin(RoutingOrderAdmin):
-    list_display = [*RoutingOrderAdmin.list_display, "prepaid_balance", "budget"]
+class OrderBudgetMixin:
+    """An order's prepaid budget: its columns (ORDER_BUDGET_COLUMNS), read-only here."""
+
     readonly_fields = ["prepaid_balance", "prepaid_total"]
 
     @admin.display(description=_("budget level"))

@@ -6,7 +6,13 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from .admin_tools import DestinationFieldsMixin, JournaledAdmin, ReadOnlyAdmin, SecretFieldsForm
+from .admin_tools import (
+    CSVExportAdmin,
+    DestinationFieldsMixin,
+    JournaledAdmin,
+    ReadOnlyAdmin,
+    SecretFieldsForm,
+)
 from .destinations import can_manage_destinations
 from .models import (
     CRM,
@@ -34,7 +40,7 @@ class CRMForm(SecretFieldsForm):
 
 
 @admin.register(CRM)
-class CRMAdmin(DestinationFieldsMixin, JournaledAdmin):
+class CRMAdmin(CSVExportAdmin, DestinationFieldsMixin, JournaledAdmin):
     form = CRMForm
     list_display = ["name", "slug", "api_url", "is_active", "only_ordered_leads"]
     list_filter = ["is_active", "only_ordered_leads"]
@@ -61,7 +67,7 @@ class AccountRoutingInline(DestinationFieldsMixin, admin.TabularInline):
 
 
 @admin.register(Account)
-class AccountAdmin(JournaledAdmin):
+class AccountAdmin(CSVExportAdmin, JournaledAdmin):
     list_display = ["name", "origin_crm", "created_at"]
     list_filter = ["origin_crm"]
     search_fields = ["name"]
@@ -76,25 +82,25 @@ class AccountAdmin(JournaledAdmin):
 
 
 @admin.register(ProductType)
-class ProductTypeAdmin(JournaledAdmin):
+class ProductTypeAdmin(CSVExportAdmin, JournaledAdmin):
     list_display = ["code", "name", "dedupe_window_days"]
     search_fields = ["code", "name"]
 
 
 @admin.register(Department)
-class DepartmentAdmin(ReadOnlyAdmin):
+class DepartmentAdmin(CSVExportAdmin, ReadOnlyAdmin):
     list_display = ["code", "name"]
     search_fields = ["code", "name"]
 
 
 @admin.register(QualityMapping)
-class QualityMappingAdmin(JournaledAdmin):
+class QualityMappingAdmin(CSVExportAdmin, JournaledAdmin):
     list_display = ["utm_campaign", "quality_tier"]
     search_fields = ["utm_campaign", "quality_tier"]
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(CSVExportAdmin, admin.ModelAdmin):
     list_display = ["name", "account", "prefix", "created_at", "last_used_at", "revoked_at"]
     list_filter = ["account"]
     list_select_related = ["account"]
@@ -151,7 +157,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 
 @admin.register(ActivityLog)
-class ActivityLogAdmin(ReadOnlyAdmin):
+class ActivityLogAdmin(CSVExportAdmin, ReadOnlyAdmin):
     """The journal: browsable by who, what, which kind of object and when;
     nobody edits or deletes it, a superuser neither."""
 

@@ -8,6 +8,7 @@ from django.contrib import admin
 from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext_lazy as _
+from import_export import resources
 from import_export.admin import ExportActionMixin
 from import_export.signals import post_export
 
@@ -288,3 +289,40 @@ def _csp_export_form(form_class):
             return super().media + forms.Media(js=["enersolar/export-select-all.js"])
 
     return ExportForm
+
+
+# --- CSV export of an admin list ----------------------------------------------------
+
+# Never in an export: credentials (outbound CRM keys are shown masked in the
+# admin and must not leave it in full; password and key hashes neither).
+SECRET_FIELDS = {"password", "api_key", "crm_override_api_key", "key_hash"}
+
+
+@functools.cache
+def export_resource(model) -> type[resources.ModelResource]:
+    """Every field of `model` but its credentials."""
+    secret = [f.name for f in model._meta.concrete_fields if f.name in SECRET_FIELDS]
+    meta = type("Meta", (), {"model": model, "exclude": secret})
+    return type(f"{model.__name__}ExportResource", (resources.ModelResource,), {"Meta": meta})
+
+
+class CSVExportAdmin(StreamingCSVExportMixin):
+    """The CSV export (list button, "export selected" action) of a model admin
+    that keeps its own pages: put it first in the admin's bases. Exports every
+    field but credentials unless the admin names its `resource_classes`."""
+
+    # The admin's own change page (None: Django finds admin/<app>/<model>/…),
+    # not import-export's.
+    change_form_template = None
+
+    def get_resource_classes(self, request):
+        return self.resource_classes or [export_resource(self.model)]
+
+    def init_change_list_template(self):
+        if self.change_list_template:
+            # Import-export's list template shows object tools only to users
+            # who may add, which would hide read-only pages' own buttons
+            # (process the queue, run the verification, issue statements):
+            # keep the page's template, which includes the export button itself.
+            self.import_export_change_list_template = None
+        super().init_change_list_template()

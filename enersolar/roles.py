@@ -12,7 +12,7 @@ from django.contrib.auth.management import create_permissions
 
 ADMIN, EDITOR, VIEWER = "Admin", "Editor", "Viewer"
 
-BUSINESS_APPS = {"enersolar", "tracking", "leads", "routing", "billing"}
+BUSINESS_APPS = {"enersolar", "tracking", "leads", "routing", "billing", "demo"}
 # Models no role but Admin may touch or see: secrets and internals.
 ADMIN_ONLY_MODELS = {"enersolar.apikey", "enersolar.codesequence"}
 # Permissions no role but Admin holds, whatever their codename looks like.

@@ -67,6 +67,8 @@ INSTALLED_APPS = [
     "axes",
     # Legacy migration, CSV import/export, RGPD: on top of every other app.
     "legacy",
+    # The demo floor (sandbox buyer, demo pages, seed_demo): imports the apps above.
+    "demo",
 ]
 
 MIDDLEWARE = [

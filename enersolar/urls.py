@@ -15,6 +15,8 @@ urlpatterns = [
     path("", include("leads.urls")),
     path("", include("routing.urls")),
     path("", include("billing.urls")),
+    # The sandbox buyer and the demo pages (404 unless SANDBOX_ENABLED).
+    path("", include("demo.urls")),
 ]
 
 # JSON errors under /api/, Django's pages elsewhere.

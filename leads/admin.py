@@ -1,3 +1,6 @@
+"""The lead's admin as the intake knows it, exported for backoffice/admin.py
+(which registers Lead and RejectedLead): nothing is registered here."""
+
 import json
 import uuid
 
@@ -11,7 +14,7 @@ from enersolar.france import DEPARTMENTS
 from enersolar.models import CRM
 from enersolar.phone import phone_normalize
 
-from .models import Lead, RejectedLead
+from .models import Lead
 from .selectors import leads_in_department, leads_of_origin_crm, leads_with_email, leads_with_phone
 
 
@@ -57,8 +60,11 @@ class OriginCRMFilter(admin.SimpleListFilter):
         return leads_of_origin_crm(queryset, crm_slug=self.value())
 
 
-@admin.register(Lead)
-class LeadAdmin(ReadOnlyAdmin):
+class LeadAdminBase(ReadOnlyAdmin):
+    """The lead as the intake stored it: columns, filters, search, the
+    person, project, origin and consent. backoffice/admin.py registers the
+    Lead admin built on it with what routing, billing and legacy add."""
+
     list_display = [
         "created_at",
         "status",
@@ -236,10 +242,10 @@ class RejectedStatusFilter(admin.SimpleListFilter):
         return queryset.filter(status=self.value()) if self.value() else queryset
 
 
-@admin.register(RejectedLead)
-class RejectedLeadAdmin(LeadAdmin):
+class RejectedLeadAdminBase(LeadAdminBase):
     """Leads refused at intake with why: bad forms, fake phones, missing
-    fields, double submits and duplicates. Read-only, like every lead."""
+    fields, double submits and duplicates. Read-only, like every lead
+    (registered in backoffice/admin.py with its CSV export)."""
 
     list_display = [
         "created_at",

@@ -8,10 +8,10 @@ from rest_framework.exceptions import ParseError
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
+from enersolar.api import ERROR_SCHEMA, ERRORS, PublicAPIView
 from enersolar.authentication import ApiKeyAuthentication
 from enersolar.http import LeadRateThrottle, PartnerRateThrottle, client_ip
 from enersolar.serializers import OptionalText
-from tracking.apis import ERROR_SCHEMA, ERRORS, PublicAPIView
 
 from .cleaning import lead_values_clean, missing_fields
 from .models import Lead

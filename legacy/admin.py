@@ -1,11 +1,7 @@
-"""The back office's top layer: import batches, CSV export of every list,
-CSV import of leads, and the RGPD erasure action.
-
-Apps below extend the Lead admin by unregistering and subclassing it
-(leads → routing → billing); this one does the same, and also adds
-django-import-export's export (a button exporting the filtered list, and an
-action exporting the selected rows) to every model admin registered so far,
-keeping each admin's own behaviour and templates."""
+"""Import batches, legacy records and mini-analyses, and what legacy adds to
+the lead admin (the legacy panel, its filter, the RGPD erasure action);
+backoffice/admin.py assembles the Lead admin with
+the CSV import and export (legacy/resources.py)."""
 
 import json
 
@@ -14,16 +10,10 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
-from import_export import resources
-from import_export.admin import ImportMixin
 
-from billing.admin import LeadAdmin as BillingLeadAdmin
-from enersolar.admin_tools import ReadOnlyAdmin
-from enersolar.admin_tools import StreamingCSVExportMixin as ExportActionMixin
-from leads.models import Lead
+from enersolar.admin_tools import CSVExportAdmin, ReadOnlyAdmin
 
 from .models import ImportBatch, LegacyRecord, MiniAnalysis
-from .resources import LeadExportResource, LeadImportResource
 from .rgpd import person_erase
 
 
@@ -41,14 +31,14 @@ class LegacyRecordInline(admin.TabularInline):
 
 
 @admin.register(ImportBatch)
-class ImportBatchAdmin(ReadOnlyAdmin):
+class ImportBatchAdmin(CSVExportAdmin, ReadOnlyAdmin):
     list_display = ["name", "started_at", "finished_at", "user", "source"]
     search_fields = ["name"]
     fields = ["name", "source", "started_at", "finished_at", "user", "counts"]
 
 
 @admin.register(LegacyRecord)
-class LegacyRecordAdmin(ReadOnlyAdmin):
+class LegacyRecordAdmin(CSVExportAdmin, ReadOnlyAdmin):
     list_display = ["collection", "legacy_id", "content_type", "object_id", "created", "batch"]
     list_filter = ["collection", "created", "batch"]
     search_fields = ["=legacy_id", "=object_id"]
@@ -57,57 +47,14 @@ class LegacyRecordAdmin(ReadOnlyAdmin):
 
 
 @admin.register(MiniAnalysis)
-class MiniAnalysisAdmin(ReadOnlyAdmin):
+class MiniAnalysisAdmin(CSVExportAdmin, ReadOnlyAdmin):
     list_display = ["brand_name", "status", "lead", "sector", "language", "migrated_at", "batch"]
     list_filter = ["status", "language", "batch"]
     search_fields = ["=lead__email", "brand_name"]
     list_select_related = ["lead", "batch"]
 
 
-# --- CSV export of every admin list ----------------------------------------------------
-
-# Never in an export: credentials (outbound CRM keys are shown masked in the
-# admin and must not leave it in full; password and key hashes neither).
-SECRET_FIELDS = {"password", "api_key", "crm_override_api_key", "key_hash"}
-# Models whose rows are credentials themselves.
-NOT_EXPORTED = {"authtoken.token", "authtoken.tokenproxy"}
-
-
-def export_resource(model) -> type[resources.ModelResource]:
-    secret = [f.name for f in model._meta.concrete_fields if f.name in SECRET_FIELDS]
-    meta = type("Meta", (), {"model": model, "exclude": secret})
-    return type(f"{model.__name__}ExportResource", (resources.ModelResource,), {"Meta": meta})
-
-
-for model, model_admin in list(admin.site._registry.items()):
-    if (
-        model is Lead
-        or model._meta.label_lower in NOT_EXPORTED
-        or isinstance(model_admin, ExportActionMixin)
-    ):
-        continue
-    admin_class = type(model_admin)
-    attrs = {
-        "__module__": __name__,
-        # Lead proxies (rejected leads) export the lead list's own columns.
-        "resource_classes": [
-            LeadExportResource if issubclass(model, Lead) else export_resource(model)
-        ],
-        # The admin's own change page (e.g. a form's brief link) wins over
-        # import-export's; with None, Django finds admin/<app>/<model>/… itself.
-        "change_form_template": admin_class.change_form_template,
-    }
-    if admin_class.change_list_template:
-        # Import-export's list template shows object tools only to users who
-        # may add, which would hide read-only pages' own buttons (process the
-        # queue, run the verification, issue statements): keep the page's
-        # template, which includes the export button itself.
-        attrs["import_export_change_list_template"] = None
-    admin.site.unregister(model)
-    admin.site.register(model, type(admin_class.__name__, (ExportActionMixin, admin_class), attrs))
-
-
-# --- Leads: CSV import and export, RGPD erasure, what the legacy system said ----------------
+# --- What legacy adds to the lead admin (assembled in backoffice/admin.py) ---------------
 
 
 class MiniAnalysisStatusFilter(admin.SimpleListFilter):
@@ -130,15 +77,12 @@ class MiniAnalysisStatusFilter(admin.SimpleListFilter):
         return queryset
 
 
-admin.site.unregister(Lead)
+LEAD_LEGACY_FILTERS = [MiniAnalysisStatusFilter]
 
 
-@admin.register(Lead)
-class LeadAdmin(ImportMixin, ExportActionMixin, BillingLeadAdmin):
-    resource_classes = [LeadImportResource]
-    import_export_change_list_template = "admin/import_export/change_list_import_export.html"
-    actions = [*BillingLeadAdmin.actions, "erase_person"]
-    list_filter = [*BillingLeadAdmin.list_filter, MiniAnalysisStatusFilter]
+class LeadLegacyMixin:
+    """What the legacy system said about a lead (the "Legacy system" panel)
+    and the RGPD erasure of the selected leads' people (`erase_person`)."""
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
@@ -168,12 +112,6 @@ class LeadAdmin(ImportMixin, ExportActionMixin, BillingLeadAdmin):
         return render_to_string(
             "admin/legacy/lead_legacy_panel.html", {"records": records, "analysis": analysis}
         )
-
-    def get_import_resource_classes(self, request):
-        return [LeadImportResource]
-
-    def get_export_resource_classes(self, request):
-        return [LeadExportResource]
 
     @admin.action(description=_("Erase these people's personal data (RGPD)"), permissions=["erase"])
     def erase_person(self, request, queryset):

@@ -18,10 +18,10 @@ from enersolar.models import ActivityLog
 from enersolar.phone import phone_normalize
 from enersolar.services import journal_record
 from leads.models import Lead
-from routing.models import SandboxReceipt
 from tracking.models import TrackingEvent, VisitorSession
 
 from .models import LegacyRecord
+from .signals import personal_data_erased, personal_data_expired
 
 ANONYMISED = "anonymised"
 CHUNK = 5000
@@ -76,8 +76,8 @@ def _chunks(iterator, size=CHUNK):
 
 
 def _anonymise(lead_ids: list) -> RgpdResult:
-    """Anonymise these leads, their sessions and events, their sandbox
-    receipts and unmapped legacy fields. One UPDATE per table."""
+    """Anonymise these leads, their sessions and events and unmapped legacy
+    fields (one UPDATE per table); apps holding copies erase theirs on the signal."""
     result = RgpdResult()
     result.leads = Lead.objects.filter(pk__in=lead_ids).update(**LEAD_ANONYMOUS_VALUES)
     sessions = VisitorSession.objects.filter(leads__in=lead_ids).values("pk")
@@ -87,7 +87,7 @@ def _anonymise(lead_ids: list) -> RgpdResult:
     result.sessions = VisitorSession.objects.filter(pk__in=sessions).update(
         **SESSION_ANONYMOUS_VALUES
     )
-    SandboxReceipt.objects.filter(request_id__in=[str(i) for i in lead_ids]).delete()
+    personal_data_erased.send(sender=_anonymise, lead_ids=lead_ids)
     LegacyRecord.objects.filter(
         collection="leads", object_id__in=[str(i) for i in lead_ids]
     ).update(extra={})
@@ -124,7 +124,7 @@ def leads_purge(*, older_than: str = "3y", dry_run: bool = False, user=None) -> 
             total.sessions += VisitorSession.objects.filter(pk__in=chunk).update(
                 **SESSION_ANONYMOUS_VALUES
             )
-    SandboxReceipt.objects.filter(received_at__lt=cutoff).delete()
+    personal_data_expired.send(sender=leads_purge, cutoff=cutoff)
     journal_record(
         user=user,
         action=ActivityLog.Action.OTHER,

@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from enersolar.admin_tools import (
+    CSVExportAdmin,
     DestinationFieldsMixin,
     JournaledAdmin,
     ReadOnlyAdmin,
@@ -14,8 +15,6 @@ from enersolar.admin_tools import (
     SecretFieldsForm,
 )
 from enersolar.models import CRM
-from leads.admin import LeadAdmin as IntakeLeadAdmin
-from leads.models import Lead
 
 from .models import (
     CRMHealth,
@@ -23,8 +22,6 @@ from .models import (
     Delivery,
     DeliveryAttempt,
     Order,
-    SandboxBuyer,
-    SandboxReceipt,
     VerificationReport,
 )
 from .selectors import leads_cross_crm, leads_routed_to
@@ -41,8 +38,10 @@ class OrderForm(SecretFieldsForm):
         fields = "__all__"
 
 
-@admin.register(Order)
-class OrderAdmin(DestinationFieldsMixin, JournaledAdmin):
+class OrderAdminBase(DestinationFieldsMixin, JournaledAdmin):
+    """Orders as routing knows them; backoffice/admin.py registers the Order
+    admin with billing's budget columns added."""
+
     form = OrderForm
     list_display = [
         "__str__",
@@ -75,7 +74,7 @@ class OrderAdmin(DestinationFieldsMixin, JournaledAdmin):
 
 
 @admin.register(DefaultPrice)
-class DefaultPriceAdmin(JournaledAdmin):
+class DefaultPriceAdmin(CSVExportAdmin, JournaledAdmin):
     list_display = ["crm", "product_type", "unit_price"]
     list_filter = ["crm", "product_type"]
 
@@ -94,7 +93,7 @@ class DeliveryAttemptInline(ReadOnlyInline):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(ReadOnlyAdmin):
+class DeliveryAdmin(CSVExportAdmin, ReadOnlyAdmin):
     change_list_template = "admin/routing/delivery/change_list.html"
     list_display = [
         "lead",
@@ -196,13 +195,13 @@ class DeliveryAdmin(ReadOnlyAdmin):
 
 
 @admin.register(CRMHealth)
-class CRMHealthAdmin(ReadOnlyAdmin):
+class CRMHealthAdmin(CSVExportAdmin, ReadOnlyAdmin):
     list_display = ["crm", "state", "consecutive_failures", "opened_at", "changed_at"]
     list_filter = ["state"]
 
 
 @admin.register(VerificationReport)
-class VerificationReportAdmin(ReadOnlyAdmin):
+class VerificationReportAdmin(CSVExportAdmin, ReadOnlyAdmin):
     change_list_template = "admin/routing/verificationreport/change_list.html"
     list_display = [
         "started_at",
@@ -236,18 +235,6 @@ class VerificationReportAdmin(ReadOnlyAdmin):
         return redirect("admin:routing_verificationreport_change", report.pk)
 
 
-@admin.register(SandboxBuyer)
-class SandboxBuyerAdmin(JournaledAdmin):
-    list_display = ["slug", "mode", "delay_seconds", "received"]
-    list_editable = ["mode", "delay_seconds"]
-
-
-@admin.register(SandboxReceipt)
-class SandboxReceiptAdmin(ReadOnlyAdmin):
-    list_display = ["received_at", "buyer", "request_id", "status_code"]
-    list_filter = ["buyer", "status_code"]
-
-
 class TargetCRMFilter(admin.SimpleListFilter):
     title = _("target CRM")
     parameter_name = "target_crm"
@@ -272,15 +259,12 @@ class CrossCRMFilter(admin.SimpleListFilter):
         return queryset
 
 
-# The lead admin, completed with what routing knows: the delivery and its
-# attempts, and "Relancer".
-admin.site.unregister(Lead)
+# What routing adds to the lead admin (assembled in backoffice/admin.py).
+LEAD_DELIVERY_FILTERS = [TargetCRMFilter, CrossCRMFilter]
 
 
-@admin.register(Lead)
-class LeadAdmin(IntakeLeadAdmin):
-    list_filter = [*IntakeLeadAdmin.list_filter, TargetCRMFilter, CrossCRMFilter]
-    actions = ["retry"]
+class LeadDeliveryMixin:
+    """The lead's delivery and its attempts, and the "Relancer" action (`retry`)."""
 
     def get_fieldsets(self, request, obj=None):
         return [

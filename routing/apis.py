@@ -18,6 +18,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from enersolar.api import ERROR_SCHEMA
 from enersolar.models import ActivityLog
 from enersolar.permissions import has_perm
 from enersolar.services import journal_record
@@ -28,7 +29,6 @@ from leads.selectors import (
     leads_with_email,
     leads_with_phone,
 )
-from tracking.apis import ERROR_SCHEMA
 
 from .models import Delivery, VerificationReport
 from .selectors import leads_cross_crm, leads_routed_to, leads_with_delivery, queue_stats

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import apis, sandbox
+from . import apis
 
 urlpatterns = [
     path("api/queue/stats", apis.QueueStatsApi.as_view(), name="queue-stats"),
@@ -21,10 +21,5 @@ urlpatterns = [
         "api/verification/reports",
         apis.VerificationReportsApi.as_view(),
         name="verification-reports",
-    ),
-    path(
-        "sandbox/crm/<slug:slug>/lead/api/create_lead/",
-        sandbox.sandbox_create_lead,
-        name="sandbox-create-lead",
     ),
 ]

@@ -12,21 +12,20 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
+from demo.models import SandboxBuyer, SandboxReceipt
+from demo.seed import demo_seed
 from enersolar.destinations import destination_change_record
 from enersolar.models import CRM, Account, AccountRouting, ActivityLog, QualityMapping
 from enersolar.roles import ADMIN, EDITOR, VIEWER
 from enersolar.services import journal_record
 from enersolar.tests.factories import UserFactory
 from leads.models import Lead
-from routing.demo import demo_seed
 from routing.models import (
     CRMHealth,
     DefaultPrice,
     Delivery,
     DeliveryAttempt,
     Order,
-    SandboxBuyer,
-    SandboxReceipt,
     VerificationReport,
 )
 from tracking.models import Form, TrackingEvent, VisitorSession

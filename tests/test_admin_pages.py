@@ -14,6 +14,7 @@ from rest_framework.authtoken.models import Token
 
 from billing.models import Statement, StatementLine
 from billing.services import budget_topup, lead_return
+from demo.models import SandboxBuyer, SandboxReceipt
 from enersolar.models import QualityMapping
 from enersolar.tests.factories import UserFactory
 from leads.services import lead_receive
@@ -24,8 +25,6 @@ from routing.models import (
     DefaultPrice,
     Delivery,
     Order,
-    SandboxBuyer,
-    SandboxReceipt,
 )
 from routing.services.decide import lead_route
 from routing.services.send import AttemptResult, attempt_build

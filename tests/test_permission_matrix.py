@@ -50,8 +50,6 @@ MODELS = {
     "routing_delivery": ("vea", "", "", ""),
     "routing_crmhealth": ("vea", "", "", ""),
     "routing_verificationreport": ("vea", "", "", ""),
-    "routing_sandboxbuyer": ("vea", "ea", "ea", "ea"),
-    "routing_sandboxreceipt": ("vea", "", "", ""),
     "billing_statement": ("a", "", "", ""),
     "billing_budgettransaction": ("a", "a", "", ""),
     "billing_leadreturn": ("a", "", "", ""),
@@ -61,6 +59,8 @@ MODELS = {
     "legacy_importbatch": ("a", "", "", ""),
     "legacy_legacyrecord": ("a", "", "", ""),
     "legacy_minianalysis": ("a", "", "", ""),
+    "demo_sandboxbuyer": ("vea", "ea", "ea", "ea"),
+    "demo_sandboxreceipt": ("vea", "", "", ""),
 }
 
 # Actions of each list: who is offered (and may run) each one.
@@ -93,8 +93,6 @@ ACTIONS = {
     "routing_delivery": {"retry": "ea", EXPORT: "vea"},
     "routing_crmhealth": {EXPORT: "vea"},
     "routing_verificationreport": {EXPORT: "vea"},
-    "routing_sandboxbuyer": {"delete_selected": "ea", EXPORT: "vea"},
-    "routing_sandboxreceipt": {EXPORT: "vea"},
     "billing_statement": {EXPORT: "a"},
     "billing_budgettransaction": {EXPORT: "a"},
     "billing_leadreturn": {EXPORT: "a"},
@@ -104,6 +102,8 @@ ACTIONS = {
     "legacy_importbatch": {EXPORT: "a"},
     "legacy_legacyrecord": {EXPORT: "a"},
     "legacy_minianalysis": {EXPORT: "a"},
+    "demo_sandboxbuyer": {"delete_selected": "ea", EXPORT: "vea"},
+    "demo_sandboxreceipt": {EXPORT: "vea"},
 }
 
 LOGIN = 302  # the admin's answer to anybody not logged in: its login page

@@ -10,6 +10,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from enersolar.admin_tools import (
+    CSVExportAdmin,
     DestinationFieldsMixin,
     JournaledAdmin,
     ReadOnlyAdmin,
@@ -26,7 +27,7 @@ from .services import form_archive, form_duplicate, form_override_key_replace
 
 
 @admin.register(LandingPage)
-class LandingPageAdmin(JournaledAdmin):
+class LandingPageAdmin(CSVExportAdmin, JournaledAdmin):
     list_display = ["code", "name", "account", "traffic_source", "status", "created_at"]
     list_filter = ["status", "traffic_source", "account"]
     search_fields = ["code", "name", "url"]
@@ -70,7 +71,7 @@ class ReplaceKeyForm(forms.Form):
 
 
 @admin.register(Form)
-class FormAdmin(DestinationFieldsMixin, FormCardsMixin, JournaledAdmin):
+class FormAdmin(CSVExportAdmin, DestinationFieldsMixin, FormCardsMixin, JournaledAdmin):
     form = FormAdminForm
     list_display = [
         "code",
@@ -287,7 +288,7 @@ class FormAdmin(DestinationFieldsMixin, FormCardsMixin, JournaledAdmin):
 
 
 @admin.register(VisitorSession)
-class VisitorSessionAdmin(ReadOnlyAdmin):
+class VisitorSessionAdmin(CSVExportAdmin, ReadOnlyAdmin):
     list_display = [
         "created_at",
         "id",
@@ -303,7 +304,7 @@ class VisitorSessionAdmin(ReadOnlyAdmin):
 
 
 @admin.register(TrackingEvent)
-class TrackingEventAdmin(ReadOnlyAdmin):
+class TrackingEventAdmin(CSVExportAdmin, ReadOnlyAdmin):
     list_display = ["created_at", "event_type", "session", "lp_code", "form_code"]
     list_filter = ["event_type", "created_at"]
     search_fields = ["=session__id", "=lp_code", "=form_code"]

@@ -9,8 +9,9 @@ import time
 
 import pytest
 
+from demo.models import SandboxReceipt
 from leads.models import Lead
-from routing.models import Delivery, SandboxReceipt
+from routing.models import Delivery
 from tracking.models import Form, TrackingEvent, VisitorSession
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from routing.demo import DEMO_ADMIN, demo_seed
+from demo.seed import DEMO_ADMIN, demo_seed
 
 
 class Command(BaseCommand):

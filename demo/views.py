@@ -13,8 +13,8 @@ from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
-from .brief import js_literal, script_render
-from .models import Form, LandingPage
+from tracking.brief import js_literal, script_render
+from tracking.models import Form, LandingPage
 
 HERO_TITLES = {
     "PV": "Produisez votre propre électricité avec des panneaux solaires",

@@ -16,9 +16,8 @@ from django.db import transaction
 from enersolar.models import CRM, Account, AccountRouting, ApiKey, Department, ProductType
 from enersolar.roles import ADMIN
 from enersolar.services import api_key_create
+from routing.models import Order
 from tracking.models import Form, LandingPage
-
-from .models import Order
 
 DEMO_ACCOUNT = "Démo Solaire"
 DEMO_ADMIN = "admin"
