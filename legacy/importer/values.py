@@ -11,6 +11,8 @@ from decimal import Decimal, InvalidOperation
 from itertools import islice
 
 import phonenumbers
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import models
 
 from enersolar.phone import _looks_fake, phone_normalize
@@ -272,3 +274,26 @@ def _plan_refuses(digits: str) -> bool:
     except phonenumbers.NumberParseException:
         return True  # "00…": an international prefix, never a French number
     return not phonenumbers.is_valid_number_for_region(parsed, "FR")
+
+
+# A landing page's URL is a link in the admin: a legacy `javascript:` (or any
+# non-web) value must never become clickable.
+WEB_URL_VALIDATOR = URLValidator(schemes=["http", "https"])
+
+
+def web_url(value: str) -> str:
+    """`value` when it is an http(s) URL Django accepts, else ""."""
+    try:
+        WEB_URL_VALIDATOR(value)
+    except ValidationError:
+        return ""
+    return value
+
+
+def first_text(doc: dict, *keys: str) -> str:
+    """The first non-empty of several names a field went by."""
+    for key in keys:
+        value = as_text(doc.get(key))
+        if value:
+            return value
+    return ""
