@@ -12,8 +12,9 @@ import phonenumbers
 _NON_DIGITS = re.compile(r"\D")
 
 
-def phone_normalize(raw: str | None) -> str | None:
-    """The national form `0XXXXXXXXX`, or None when the number is not acceptable."""
+def national_digits(raw: str | None) -> str | None:
+    """The ten digits `0XXXXXXXXX` a number is written with (international
+    prefixes dropped), or None when it has not that shape; no validity check."""
     digits = _NON_DIGITS.sub("", raw or "")
     if digits.startswith("0033"):
         digits = digits[4:]
@@ -23,6 +24,14 @@ def phone_normalize(raw: str | None) -> str | None:
     if len(digits) == 9 and not digits.startswith("0"):
         digits = "0" + digits
     if len(digits) != 10 or not digits.startswith("0"):
+        return None
+    return digits
+
+
+def phone_normalize(raw: str | None) -> str | None:
+    """The national form `0XXXXXXXXX`, or None when the number is not acceptable."""
+    digits = national_digits(raw)
+    if digits is None:
         return None
     if _looks_fake(digits):
         return None

@@ -32,6 +32,22 @@ from .values import (
 )
 
 
+def _visit_fields(doc: dict, lp, form) -> dict:
+    """What a visitor session and a tracking event both say of the visit."""
+    return {
+        "landing_page_id": lp.pk if lp else None,
+        "form_id": form.pk if form else None,
+        "account_id": (lp or form).account_id if (lp or form) else None,
+        "lp_code": as_text(doc.get("lp_code")),
+        "form_code": as_text(doc.get("form_code")),
+        "liaison_code": as_text(doc.get("liaison_code")),
+        "referrer": as_text(doc.get("referrer")),
+        "user_agent": as_text(doc.get("user_agent")),
+        "ip": as_ip(doc.get("ip")),
+        **{f: as_text(doc.get(f)) for f in UTM},
+    }
+
+
 class LeadMappers:
     """Mixed into Importer (through CollectionMappers): uses its reference
     caches (`_ref`, `_need`, `_product`…)."""
@@ -65,18 +81,9 @@ class LeadMappers:
                 {
                     "id": pk,
                     "visitor_id": as_text(doc.get("visitor_id")) or str(pk),
-                    "landing_page_id": lp.pk if lp else None,
-                    "form_id": form.pk if form else None,
-                    "account_id": (lp or form).account_id if (lp or form) else None,
-                    "lp_code": as_text(doc.get("lp_code")),
-                    "form_code": as_text(doc.get("form_code")),
-                    "liaison_code": as_text(doc.get("liaison_code")),
-                    "referrer": as_text(doc.get("referrer")),
-                    "user_agent": as_text(doc.get("user_agent")),
-                    "ip": as_ip(doc.get("ip")),
+                    **_visit_fields(doc, lp, form),
                     "status": "converted" if status == "converted" else "active",
                     "created_at": created_at,
-                    **{f: as_text(doc.get(f)) for f in UTM},
                 },
             )
         )
@@ -114,18 +121,9 @@ class LeadMappers:
                 {
                     "session_id": session_pk,
                     "event_type": event_type,
-                    "landing_page_id": lp.pk if lp else None,
-                    "form_id": form.pk if form else None,
-                    "account_id": (lp or form).account_id if (lp or form) else None,
-                    "lp_code": as_text(doc.get("lp_code")),
-                    "form_code": as_text(doc.get("form_code")),
-                    "liaison_code": as_text(doc.get("liaison_code")),
-                    "referrer": as_text(doc.get("referrer")),
-                    "user_agent": as_text(doc.get("user_agent")),
-                    "ip": as_ip(doc.get("ip")),
+                    **_visit_fields(doc, lp, form),
                     "data": data,
                     "created_at": created_at,
-                    **{f: as_text(doc.get(f)) for f in UTM},
                 },
             )
         )

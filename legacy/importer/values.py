@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import models
 
-from enersolar.phone import _looks_fake, phone_normalize
+from enersolar.phone import _looks_fake, national_digits, phone_normalize
 
 from ..reader import parse_datetime
 from .schema import EXAMPLES_KEPT, ID_NAMESPACE
@@ -238,20 +238,13 @@ def fit_to_columns(model: type[models.Model], values: dict, cut: dict | None = N
 # import asks it once per prefix. legacy/tests checks this against
 # phone_normalize itself.
 _PREFIX_VALID: dict[str, bool] = {}
-_NON_DIGITS = re.compile(r"\D")
 
 
 def phone_normalize_cached(raw: str | None) -> str | None:
     """phone_normalize, with the numbering-plan check cached per prefix: the
     same answer, without phonenumbers' cost for each of a million leads."""
-    digits = _NON_DIGITS.sub("", raw or "")
-    if digits.startswith("0033"):
-        digits = digits[4:]
-    elif digits.startswith("33") and len(digits) in (11, 12):
-        digits = digits[2:]
-    if len(digits) == 9 and not digits.startswith("0"):
-        digits = "0" + digits
-    if len(digits) != 10 or not digits.startswith("0"):
+    digits = national_digits(raw)
+    if digits is None:
         return None
     prefix = digits[:6]
     valid = _PREFIX_VALID.get(prefix)

@@ -5,6 +5,7 @@ not map, some JSON-array files and some JSON-lines files.
 
 Also used by bench/import_legacy.py to stream a million leads to disk."""
 
+import io
 import json
 import random
 import uuid
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import factory
 import factory.random
+from django.core.management import call_command
 from faker import Faker
 
 BASE_TIME = datetime(2024, 3, 1, 8, 0, tzinfo=UTC)
@@ -421,3 +423,14 @@ def write_dump(directory: Path, *, leads: int = 30, seed: int = 7) -> Dump:
 
 def _public(doc: dict) -> dict:
     return {k: v for k, v in doc.items() if not k.startswith("_lp")}
+
+
+def run(*args) -> tuple[str, str]:
+    """`manage.py import_legacy ARGS`: what it wrote to stdout and stderr."""
+    out, err = io.StringIO(), io.StringIO()
+    call_command("import_legacy", *[str(a) for a in args], stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def run_json(*args) -> dict:
+    return json.loads(run(*args, "--json")[0])

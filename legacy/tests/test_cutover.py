@@ -5,14 +5,12 @@ sent again; routing and form overrides are used by the next lead; the legacy
 tracking script's calls, with a form's legacy id, reach the imported form;
 one person under two ids becomes one lead; values as people wrote them."""
 
-import io
 import json
 import uuid
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from django.core.management import call_command
 from django.utils import timezone
 
 from enersolar.tests.helpers import public_client
@@ -26,7 +24,7 @@ from routing.tests.factories import OrderFactory
 from routing.tests.helpers import deliver_now
 from tracking.models import Form, TrackingEvent, VisitorSession
 
-from .dump import BASE_TIME, LeadDocMaker, _write_array, _write_lines, write_dump
+from .dump import BASE_TIME, LeadDocMaker, _write_array, _write_lines, run, run_json, write_dump
 
 pytestmark = pytest.mark.django_db
 
@@ -39,16 +37,6 @@ def _eager(celery_eager):
 @pytest.fixture
 def dump(tmp_path):
     return write_dump(tmp_path / "dump", leads=30)
-
-
-def run(*args) -> tuple[str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    call_command("import_legacy", *[str(a) for a in args], stdout=out, stderr=err)
-    return out.getvalue(), err.getvalue()
-
-
-def run_json(*args) -> dict:
-    return json.loads(run(*args, "--json")[0])
 
 
 def rewrite_leads(dump, docs) -> None:

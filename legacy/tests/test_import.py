@@ -20,7 +20,7 @@ from routing.models import Delivery, Order
 from tracking.models import Form, LandingPage, TrackingEvent, VisitorSession
 from tracking.tests.factories import FormFactory, LandingPageFactory
 
-from .dump import BASE_TIME, LeadDocMaker, _write_array, write_dump
+from .dump import BASE_TIME, LeadDocMaker, _write_array, run, run_json, write_dump
 
 pytestmark = pytest.mark.django_db
 
@@ -28,16 +28,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def dump(tmp_path):
     return write_dump(tmp_path / "dump", leads=30)
-
-
-def run(*args) -> tuple[str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    call_command("import_legacy", *[str(a) for a in args], stdout=out, stderr=err)
-    return out.getvalue(), err.getvalue()
-
-
-def run_json(*args) -> dict:
-    return json.loads(run(*args, "--json")[0])
 
 
 def test_audit_counts_everything_and_writes_nothing(dump):
