@@ -19,13 +19,21 @@ class EnersolarConfig(AppConfig):
 
     def ready(self):
         from celery import signals
+        from django.contrib.auth import get_user_model
         from django.core import checks
+        from django.db.models.signals import m2m_changed
 
         from .checks import beat_schedule_check
         from .jobs import job_finished, job_started
+        from .roles import staff_on_role_given
         from .workers import heartbeat_start, heartbeat_stop
 
         checks.register(beat_schedule_check)
+        m2m_changed.connect(
+            staff_on_role_given,
+            sender=get_user_model().groups.through,
+            dispatch_uid="enersolar_staff_on_role_given",
+        )
         # What operators watch (README, "Monitoring"): the periodic jobs' runs
         # as beat fires them, and each worker's heartbeat.
         signals.task_prerun.connect(job_started, dispatch_uid="enersolar_job_started")

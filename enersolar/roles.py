@@ -72,3 +72,22 @@ def roles_sync(apps=None, using="default") -> None:
     for role, perm_ids in granted.items():
         group, _ = Group.objects.using(using).get_or_create(name=role)
         group.permissions.set(perm_ids)
+
+
+def staff_on_role_given(sender, instance, action, pk_set, reverse, **kwargs) -> None:
+    """A user given a role is staff: the role is what staff means here, and a
+    separate "staff" box to tick was a trap (the user could not log in).
+    Connected to `User.groups.through`'s m2m_changed (enersolar/apps.py)."""
+    if action != "post_add" or not pk_set:
+        return
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    roles = (ADMIN, EDITOR, VIEWER)
+    not_staff = get_user_model().objects.filter(is_staff=False)
+    if reverse:  # group.user_set.add(users…): instance is the group
+        if instance.name in roles:
+            not_staff.filter(pk__in=pk_set).update(is_staff=True)
+    elif Group.objects.filter(pk__in=pk_set, name__in=roles).exists():
+        not_staff.filter(pk=instance.pk).update(is_staff=True)
+        instance.is_staff = True

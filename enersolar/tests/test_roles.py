@@ -267,3 +267,21 @@ def test_admin_is_available_in_english(admin_client):
 
     assert '<html lang="en"' in html
     assert "Log out" in html
+
+
+def test_a_user_given_a_role_is_staff():
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    User = get_user_model()
+    editor = User.objects.create_user("claire", password="x" * 12)
+    editor.groups.add(Group.objects.get(name="Editor"))
+    assert User.objects.get(pk=editor.pk).is_staff
+
+    viewer = User.objects.create_user("paul", password="x" * 12)
+    Group.objects.get(name="Viewer").user_set.add(viewer)
+    assert User.objects.get(pk=viewer.pk).is_staff
+
+    other = User.objects.create_user("marc", password="x" * 12)
+    other.groups.add(Group.objects.create(name="Newsletter"))
+    assert not User.objects.get(pk=other.pk).is_staff
