@@ -27,3 +27,20 @@ class LeadDayCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.status} {self.crm or '-'}: {self.leads}"
+
+
+class FormStartDayCount(models.Model):
+    """Sessions that started a form on one Paris day (the conversion's
+    "started"), as of `counted_until`: stored with LeadDayCount, for the same
+    reason (a million form starts a day take a quarter of a second to count)."""
+
+    day = models.DateField(_("day"), unique=True)
+    starts = models.PositiveIntegerField(_("form starts"))
+    counted_until = models.DateTimeField(_("counted until"))
+
+    class Meta:
+        verbose_name = _("form start day count")
+        verbose_name_plural = _("form start day counts")
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.starts}"

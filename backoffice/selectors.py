@@ -19,7 +19,7 @@ from leads.models import Lead
 from routing.models import VerificationReport
 from tracking.models import TrackingEvent
 
-from .models import LeadDayCount
+from .models import FormStartDayCount, LeadDayCount
 
 NOT_ROUTED = ""  # the CRM "column" of leads that have no delivery
 # A lead "finishes" a form as the form cards count it (tracking.selectors):
@@ -146,12 +146,52 @@ class FormStarts:
 
 
 def form_starts(*, now: datetime, days: int = 7) -> FormStarts:
-    """Sessions that started a form (form_start is recorded once per session)."""
+    """Sessions that started a form (form_start is recorded once per
+    session): the stored counts (FormStartDayCount) and, counted live, the
+    starts since they were stored; everything live without them."""
+    today = timezone.localdate(now)
+    first_day = today - timedelta(days=days - 1)
+    stored = list(FormStartDayCount.objects.filter(day__gte=first_day, day__lte=today))
+    counted_until = max((row.counted_until for row in stored), default=None)
+    live_from = day_start(first_day)
+    period = today_count = 0
+    if counted_until is not None and counted_until > live_from:
+        live_from = counted_until
+        period = sum(row.starts for row in stored)
+        today_count = sum(row.starts for row in stored if row.day == today)
+    live = _form_starts_count(since=live_from, today_start=day_start(today))
+    return FormStarts(today=today_count + live.today, period=period + live.period)
+
+
+def form_starts_live(*, now: datetime, days: int = 7) -> FormStarts:
+    """The same numbers from the events table only."""
     today_start = day_start(timezone.localdate(now))
-    row = TrackingEvent.objects.filter(
-        event_type="form_start", created_at__gte=today_start - timedelta(days=days - 1)
-    ).aggregate(period=Count("pk"), today=Count("pk", filter=Q(created_at__gte=today_start)))
+    return _form_starts_count(since=today_start - timedelta(days=days - 1), today_start=today_start)
+
+
+def _form_starts_count(*, since: datetime, today_start: datetime) -> FormStarts:
+    row = TrackingEvent.objects.filter(event_type="form_start", created_at__gte=since).aggregate(
+        period=Count("pk"), today=Count("pk", filter=Q(created_at__gte=today_start))
+    )
     return FormStarts(today=row["today"], period=row["period"])
+
+
+def form_start_day_counts(*, days: list[date], until: datetime) -> dict[date, int]:
+    """Form starts of each of `days` before `until`, in one query (one
+    conditional count per day, as lead_day_rows)."""
+    bounds = [day_start(day) for day in days]
+    bounds.append(day_start(days[-1] + timedelta(days=1)))
+    row = TrackingEvent.objects.filter(
+        event_type="form_start", created_at__gte=bounds[0], created_at__lt=min(until, bounds[-1])
+    ).aggregate(
+        **{
+            f"starts_{i}": Count(
+                "pk", filter=Q(created_at__gte=bounds[i], created_at__lt=bounds[i + 1])
+            )
+            for i in range(len(days))
+        }
+    )
+    return {day: row[f"starts_{i}"] for i, day in enumerate(days) if row[f"starts_{i}"]}
 
 
 # --- CRM circuits, verification, budgets -----------------------------------------------

@@ -1,4 +1,4 @@
-"""Writes of the back office: the dashboard's stored lead counts."""
+"""Writes of the back office: the dashboard's stored lead counts and form starts."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from . import selectors
-from .models import LeadDayCount
+from .models import FormStartDayCount, LeadDayCount
 
 # Leads are stamped (created_at) before their transaction commits: counting
 # only up to a few seconds ago leaves the intake's transactions in flight
@@ -18,8 +18,9 @@ COMMIT_MARGIN = timedelta(seconds=30)
 
 
 def lead_day_counts_refresh(*, now: datetime | None = None, days: int = 7) -> int:
-    """Rewrite the stored lead counts of the last `days` Paris days, from the
-    leads table, up to `now` minus the commit margin. Returns the rows stored.
+    """Rewrite the stored lead counts and form starts of the last `days`
+    Paris days, from the leads and events tables, up to `now` minus the commit
+    margin. Returns the lead count rows stored.
 
     Status changes of leads created before the cut-off (delivered, returned…)
     reach the dashboard at the next refresh; new leads reach it at once (the
@@ -47,7 +48,13 @@ def lead_day_counts_refresh(*, now: datetime | None = None, days: int = 7) -> in
         )
         for (day, status, crm), (leads, finished) in counts.items()
     ]
+    starts = [
+        FormStartDayCount(day=day, starts=n, counted_until=counted_until)
+        for day, n in selectors.form_start_day_counts(days=window, until=counted_until).items()
+    ]
     with transaction.atomic():
         LeadDayCount.objects.all().delete()
         LeadDayCount.objects.bulk_create(rows)
+        FormStartDayCount.objects.all().delete()
+        FormStartDayCount.objects.bulk_create(starts)
     return len(rows)

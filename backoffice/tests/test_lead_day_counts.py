@@ -1,6 +1,6 @@
-"""The dashboard's stored lead counts (issue 15 point 7): the week's numbers
-read from LeadDayCount plus the leads created since, counted live, are the
-numbers of the live query over the leads table."""
+"""The dashboard's stored counts (issue 15 point 7): the week's numbers read
+from LeadDayCount / FormStartDayCount plus the leads and form starts since,
+counted live, are the numbers of the live queries over the leads and events."""
 
 from datetime import timedelta
 
@@ -8,8 +8,8 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from backoffice.models import LeadDayCount
-from backoffice.selectors import lead_days, lead_days_live
+from backoffice.models import FormStartDayCount, LeadDayCount
+from backoffice.selectors import form_starts, form_starts_live, lead_days, lead_days_live
 from backoffice.services import COMMIT_MARGIN, lead_day_counts_refresh
 from backoffice.tasks import refresh_lead_day_counts
 from enersolar.beat import JOBS
@@ -41,6 +41,8 @@ def week(shop, frozen):
     Lead.objects.filter(pk=formless.pk).update(form=None)
     shop.lead(at=paris(2026, 3, 9, 23, 30), crm=shop.zr7)  # yesterday in UTC, today in Paris
     shop.lead(at=NOW - timedelta(days=8), crm=shop.zr7)
+    for offset in (0, 0, 2, 6, 8):
+        shop.form_start(at=NOW - timedelta(days=offset, hours=1))
     return shop
 
 
@@ -49,6 +51,7 @@ def assert_same_as_live(now):
     assert shown.days == live.days
     assert shown.counts == live.counts
     assert shown.finished == live.finished
+    assert form_starts(now=now) == form_starts_live(now=now)
     return shown
 
 
@@ -67,17 +70,21 @@ def test_stored_counts_plus_new_leads_are_the_live_numbers(week):
     assert set(LeadDayCount.objects.values_list("counted_until", flat=True)) == {
         NOW - COMMIT_MARGIN
     }
+    assert FormStartDayCount.objects.count() == 3  # 3 days of the week had starts
     assert_same_as_live(NOW)
+    assert form_starts(now=NOW).period == 4
 
-    # New leads after the refresh, within the commit margin and later: counted
+    # New leads and form starts after the refresh, within the commit margin and later: counted
     # live at once, no refresh needed.
     later = NOW + timedelta(minutes=5)
     week.lead(at=NOW - timedelta(seconds=10), crm=week.mdl)
     week.lead(at=NOW + timedelta(minutes=2), status=S.QUEUED, crm=week.zr7)
     week.lead(at=NOW + timedelta(minutes=3), status=S.INVALID_PHONE)
+    week.form_start(at=NOW + timedelta(minutes=1))
     with time_machine.travel(later, tick=False):
         shown = assert_same_as_live(later)
     assert shown.total() == 4 * 6 + 3 + 3
+    assert form_starts(now=later).period == 5
 
 
 def test_a_status_change_of_an_older_lead_shows_after_the_next_refresh(week):
@@ -101,6 +108,7 @@ def test_counts_stored_yesterday_serve_today(week):
     lead_day_counts_refresh(now=NOW)
     tomorrow = NOW + timedelta(days=1)
     week.lead(at=tomorrow - timedelta(hours=1), crm=week.mdl)
+    week.form_start(at=tomorrow - timedelta(hours=2))
 
     with time_machine.travel(tomorrow, tick=False):
         shown = assert_same_as_live(tomorrow)
@@ -110,6 +118,7 @@ def test_counts_stored_yesterday_serve_today(week):
 def test_counts_older_than_the_week_are_not_used(week):
     lead_day_counts_refresh(now=NOW - timedelta(days=10))
     LeadDayCount.objects.update(leads=1000)  # would show if they were read
+    FormStartDayCount.objects.update(starts=1000)
 
     assert_same_as_live(NOW)
 
@@ -124,6 +133,8 @@ def test_the_dashboard_shows_the_live_numbers(client, week):
     live = lead_days_live(now=NOW)
     assert leads["week_total"] == live.total() == 4 * 6 + 3 + 1
     assert leads["today_total"] == live.total(live.today)
+    starts = form_starts_live(now=NOW)
+    assert [row["started"] for row in leads["conversion"]] == [starts.today, starts.period]
     assert [row["finished"] for row in leads["conversion"]] == [
         live.finished_total(live.today),
         live.finished_total(),
