@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/dashboard.py [--leads 1000000] [--history 200000]
         [--renders 5] [--database-url postgres://postgres@127.0.0.1:5432/enersolar_dash_bench]
+        [--reuse]   (keep an earlier run's data: migrate, refresh, render)
 
 1. Drops and re-creates the dedicated database, migrates, runs the demo seed
    and generates the leads (with their deliveries and attempts) exactly as
@@ -141,6 +142,11 @@ def main() -> int:
     )
     parser.add_argument("--renders", type=int, default=5, help="timed renders of each page")
     parser.add_argument("--database-url", default=DEFAULT_DB)
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep the database of an earlier run (migrate, refresh the counts, render)",
+    )
     args = parser.parse_args()
 
     os.environ.update(
@@ -155,7 +161,8 @@ def main() -> int:
     )
     os.environ.pop("CELERY_TASK_ALWAYS_EAGER", None)
     print(f"load average before: {os.getloadavg()[0]:.2f}  ({os.cpu_count()} cores)")
-    database_reset(args.database_url)
+    if not args.reuse:
+        database_reset(args.database_url)
 
     import django
 
@@ -170,9 +177,10 @@ def main() -> int:
 
     print(f"code: {Path(backoffice.__file__).parent}")
     call_command("migrate", verbosity=0)
-    demo_seed(crm_urls={})
-    leads_load(leads=args.leads, history=args.history)
-    form_starts_load(sessions=args.sessions)
+    if not args.reuse:
+        demo_seed(crm_urls={})
+        leads_load(leads=args.leads, history=args.history)
+        form_starts_load(sessions=args.sessions)
     # What beat's refresh-lead-day-counts job does every minute: the
     # dashboard reads these stored counts and counts live only the leads
     # created since (none here: the load is over).
@@ -184,7 +192,8 @@ def main() -> int:
         print(f"  lead day counts refreshed ({stored} rows)  {time.monotonic() - started:7.1f} s")
 
     client = Client()
-    superuser = get_user_model().objects.create_superuser("bench", "bench@example.com")
+    superuser = get_user_model().objects.filter(username="bench").first()
+    superuser = superuser or get_user_model().objects.create_superuser("bench", "bench@example.com")
     client.force_login(superuser)
     print()
     print(f"=== renders ({args.renders} per page after one warm-up) ===")
