@@ -19,6 +19,8 @@ from leads.models import Lead
 from routing.models import VerificationReport
 from tracking.models import TrackingEvent
 
+from .models import FormStartDayCount, LeadDayCount
+
 NOT_ROUTED = ""  # the CRM "column" of leads that have no delivery
 # A lead "finishes" a form as the form cards count it (tracking.selectors):
 # it names a form, and is not the same visitor clicking submit twice.
@@ -63,33 +65,75 @@ class LeadDays:
 
 
 def lead_days(*, now: datetime, days: int = 7) -> LeadDays:
-    """The last `days` Paris days up to today, in one query: grouped by status
-    and CRM, one conditional count per day. Grouping by the day itself made
-    PostgreSQL sort every row of the week (it cannot tell that a date cast
-    has few values); a handful of FILTER clauses per row is cheaper."""
+    """The last `days` Paris days up to today: the stored counts
+    (LeadDayCount, refreshed by a periodic job) and, counted live, the leads
+    created since they were stored. Without stored counts covering the
+    period, everything is counted live (lead_days_live)."""
+    result = _lead_days_empty(now=now, days=days)
+    stored = list(LeadDayCount.objects.filter(day__gte=result.days[0], day__lte=result.today))
+    counted_until = max((row.counted_until for row in stored), default=None)
+    live_from = day_start(result.days[0])
+    if counted_until is not None and counted_until > live_from:
+        live_from = counted_until
+        for row in stored:
+            _lead_days_add(result, row.day, row.status, row.crm, row.leads, row.finished)
+    _lead_days_count(result, since=live_from)
+    return result
+
+
+def lead_days_live(*, now: datetime, days: int = 7, until: datetime | None = None) -> LeadDays:
+    """The same counts, from the leads table only (leads created before
+    `until`, when given). One query over the week: a second at a million
+    leads a day, hence the stored counts."""
+    result = _lead_days_empty(now=now, days=days)
+    _lead_days_count(result, since=day_start(result.days[0]), until=until)
+    return result
+
+
+def _lead_days_empty(*, now: datetime, days: int) -> LeadDays:
     today = timezone.localdate(now)
-    result = LeadDays(days=[today - timedelta(days=days - 1 - i) for i in range(days)])
-    bounds = [day_start(day) for day in result.days]
-    bounds.append(day_start(today + timedelta(days=1)))
+    return LeadDays(days=[today - timedelta(days=days - 1 - i) for i in range(days)])
+
+
+def _lead_days_add(result: LeadDays, day: date, status: str, crm: str, leads: int, finished: int):
+    key = (day, status, crm)
+    result.counts[key] = result.counts.get(key, 0) + leads
+    result.finished[day] = result.finished.get(day, 0) + finished
+
+
+def _lead_days_count(result: LeadDays, *, since: datetime, until: datetime | None = None) -> None:
+    for day, status, crm, leads, finished in lead_day_rows(
+        days=result.days, since=since, until=until
+    ):
+        _lead_days_add(result, day, status, crm, leads, finished)
+
+
+def lead_day_rows(*, days: list[date], since: datetime, until: datetime | None = None):
+    """(day, status, CRM, leads, finished) of the leads created in
+    [since, until or the end of the last day) within `days`, in one query:
+    grouped by status and CRM, one conditional count per day. Grouping by the
+    day itself made PostgreSQL sort every row of the week (it cannot tell
+    that a date cast has few values); a handful of FILTER clauses per row is
+    cheaper."""
+    bounds = [day_start(day) for day in days]
+    bounds.append(day_start(days[-1] + timedelta(days=1)))
+    end = min(until, bounds[-1]) if until is not None else bounds[-1]
     counts = {}
-    for i in range(days):
+    for i in range(len(days)):
         in_day = Q(created_at__gte=bounds[i], created_at__lt=bounds[i + 1])
         counts[f"leads_{i}"] = Count("pk", filter=in_day)
         counts[f"finished_{i}"] = Count("pk", filter=in_day & FINISHED_A_FORM)
     rows = (
-        Lead.objects.filter(created_at__gte=bounds[0], created_at__lt=bounds[-1])
+        Lead.objects.filter(created_at__gte=max(since, bounds[0]), created_at__lt=end)
         .values("status", "delivery__crm__name")
         .annotate(**counts)
         .order_by()
     )
     for row in rows:
         crm = row["delivery__crm__name"] or NOT_ROUTED
-        for i, day in enumerate(result.days):
+        for i, day in enumerate(days):
             if row[f"leads_{i}"]:
-                key = (day, row["status"], crm)
-                result.counts[key] = result.counts.get(key, 0) + row[f"leads_{i}"]
-                result.finished[day] = result.finished.get(day, 0) + row[f"finished_{i}"]
-    return result
+                yield day, row["status"], crm, row[f"leads_{i}"], row[f"finished_{i}"]
 
 
 # --- Conversion -------------------------------------------------------------------
@@ -102,12 +146,52 @@ class FormStarts:
 
 
 def form_starts(*, now: datetime, days: int = 7) -> FormStarts:
-    """Sessions that started a form (form_start is recorded once per session)."""
+    """Sessions that started a form (form_start is recorded once per
+    session): the stored counts (FormStartDayCount) and, counted live, the
+    starts since they were stored; everything live without them."""
+    today = timezone.localdate(now)
+    first_day = today - timedelta(days=days - 1)
+    stored = list(FormStartDayCount.objects.filter(day__gte=first_day, day__lte=today))
+    counted_until = max((row.counted_until for row in stored), default=None)
+    live_from = day_start(first_day)
+    period = today_count = 0
+    if counted_until is not None and counted_until > live_from:
+        live_from = counted_until
+        period = sum(row.starts for row in stored)
+        today_count = sum(row.starts for row in stored if row.day == today)
+    live = _form_starts_count(since=live_from, today_start=day_start(today))
+    return FormStarts(today=today_count + live.today, period=period + live.period)
+
+
+def form_starts_live(*, now: datetime, days: int = 7) -> FormStarts:
+    """The same numbers from the events table only."""
     today_start = day_start(timezone.localdate(now))
-    row = TrackingEvent.objects.filter(
-        event_type="form_start", created_at__gte=today_start - timedelta(days=days - 1)
-    ).aggregate(period=Count("pk"), today=Count("pk", filter=Q(created_at__gte=today_start)))
+    return _form_starts_count(since=today_start - timedelta(days=days - 1), today_start=today_start)
+
+
+def _form_starts_count(*, since: datetime, today_start: datetime) -> FormStarts:
+    row = TrackingEvent.objects.filter(event_type="form_start", created_at__gte=since).aggregate(
+        period=Count("pk"), today=Count("pk", filter=Q(created_at__gte=today_start))
+    )
     return FormStarts(today=row["today"], period=row["period"])
+
+
+def form_start_day_counts(*, days: list[date], until: datetime) -> dict[date, int]:
+    """Form starts of each of `days` before `until`, in one query (one
+    conditional count per day, as lead_day_rows)."""
+    bounds = [day_start(day) for day in days]
+    bounds.append(day_start(days[-1] + timedelta(days=1)))
+    row = TrackingEvent.objects.filter(
+        event_type="form_start", created_at__gte=bounds[0], created_at__lt=min(until, bounds[-1])
+    ).aggregate(
+        **{
+            f"starts_{i}": Count(
+                "pk", filter=Q(created_at__gte=bounds[i], created_at__lt=bounds[i + 1])
+            )
+            for i in range(len(days))
+        }
+    )
+    return {day: row[f"starts_{i}"] for i, day in enumerate(days) if row[f"starts_{i}"]}
 
 
 # --- CRM circuits, verification, budgets -----------------------------------------------

@@ -172,7 +172,9 @@ def generate(cursor, *, leads: int, history: int, seed: dict) -> dict[str, float
             lead_columns[field.column] = (
                 "NULL"
                 if field.null
-                else ("false" if field.get_internal_type() == "BooleanField" else "''")
+                else {"BooleanField": "false", "JSONField": "'{}'::jsonb"}.get(
+                    field.get_internal_type(), "''"
+                )
             )
     step(
         "leads_lead",

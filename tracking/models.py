@@ -308,7 +308,15 @@ class TrackingEvent(VisitContext):
                 name="event_once_per_session",
             )
         ]
-        indexes = [models.Index(fields=["form", "event_type", "created_at"], name="event_form_idx")]
+        indexes = [
+            models.Index(fields=["form", "event_type", "created_at"], name="event_form_idx"),
+            # The dashboard's form starts since its stored counts (backoffice).
+            models.Index(
+                fields=["created_at"],
+                name="event_form_start_idx",
+                condition=Q(event_type="form_start"),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.session_id}"

@@ -22,7 +22,7 @@ def jobs(frozen):
     """10:00 Paris. The queue ran 30 s ago; the budgets last ran at 07:05 Paris
     (hourly at :05 UTC, so overdue) and failed; the verification never ran
     (known since yesterday, so not yet overdue, due since 04:00 Paris); the
-    statements are running."""
+    statements are running; the lead day counts ran 40 s ago."""
     PeriodicJob.objects.update(created_at=NOW - timedelta(days=1))
     PeriodicJob.objects.filter(name="process-delivery-queue").update(
         last_started_at=NOW - timedelta(seconds=30),
@@ -39,6 +39,12 @@ def jobs(frozen):
     )
     PeriodicJob.objects.filter(name="issue-monthly-statements").update(
         last_started_at=NOW - timedelta(minutes=2)
+    )
+    PeriodicJob.objects.filter(name="refresh-lead-day-counts").update(
+        last_started_at=NOW - timedelta(seconds=40),
+        last_finished_at=NOW - timedelta(seconds=39),
+        last_outcome="ok",
+        last_success_at=NOW - timedelta(seconds=39),
     )
     WorkerHeartbeat.objects.create(
         hostname="celery@w1", pid=11, started_at=NOW - timedelta(hours=1), last_seen_at=NOW
@@ -63,6 +69,7 @@ def test_every_job_with_last_run_next_due_and_outcome(client, jobs):
         "nightly-verification",
         "check-prepaid-budgets",
         "issue-monthly-statements",
+        "refresh-lead-day-counts",
     ]
     assert "Tâches périodiques" in page_text(response)
     # Paris time: the queue ran at 09:59:30 and is due 30 s later.
@@ -111,7 +118,7 @@ def test_the_widgets_need_the_jobs_view_permission(client, jobs):
 
     client.force_login(UserFactory(username="viewer", role="Viewer"))
     dashboard = client.get(reverse("admin:index")).context["dashboard"]
-    assert len(dashboard["jobs"]) == 4 and len(dashboard["workers"]) == 2
+    assert len(dashboard["jobs"]) == 5 and len(dashboard["workers"]) == 2
 
 
 def test_the_jobs_widget_costs_two_queries_whatever_the_workers(

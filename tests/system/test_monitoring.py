@@ -44,6 +44,7 @@ def test_every_job_fired_by_beat_records_its_run(system):
         "nightly-verification",
         "check-prepaid-budgets",
         "issue-monthly-statements",
+        "refresh-lead-day-counts",
     }
     wait_for(lambda: started_jobs() == every_job, timeout=40, what="every job ran, ok")
 
