@@ -18,11 +18,17 @@ from django.utils.translation import gettext_lazy as _
 
 from enersolar.admin_tools import ReadOnlyAdmin
 from enersolar.france import DEPARTMENTS
-from enersolar.models import CRM
+from enersolar.models import CRM, QualityMapping
 from enersolar.phone import phone_normalize
 
 from .models import Lead
-from .selectors import leads_in_department, leads_of_origin_crm, leads_with_email, leads_with_phone
+from .selectors import (
+    leads_in_department,
+    leads_of_campaign,
+    leads_of_origin_crm,
+    leads_with_email,
+    leads_with_phone,
+)
 from .services import (
     CORRECTABLE_FIELDS,
     CORRECTABLE_STATUSES,
@@ -74,6 +80,30 @@ class OriginCRMFilter(admin.SimpleListFilter):
         return leads_of_origin_crm(queryset, crm_slug=self.value())
 
 
+class CampaignFilter(admin.SimpleListFilter):
+    """By `utm_campaign`, like GET /api/leads?utm_campaign=: the campaigns
+    staff configured (quality mapping) are offered; any other works from the
+    URL (?utm_campaign=…) or the search box."""
+
+    title = _("campaign")
+    parameter_name = "utm_campaign"
+
+    def lookups(self, request, model_admin):
+        campaigns = QualityMapping.objects.order_by("utm_campaign").values_list(
+            "utm_campaign", flat=True
+        )
+        offered = [(c, c) for c in campaigns]
+        # A campaign typed in the URL stays applied (and shown) though not configured.
+        if self.value() and self.value() not in {c for c, _label in offered}:
+            offered.append((self.value(), self.value()))
+        return offered
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        return leads_of_campaign(queryset, utm_campaign=self.value())
+
+
 class LeadAdminBase(ReadOnlyAdmin):
     """The lead as the intake stored it: columns, filters, search, the
     person, project, origin and consent. backoffice/admin.py registers the
@@ -97,13 +127,14 @@ class LeadAdminBase(ReadOnlyAdmin):
         "account",
         OriginCRMFilter,
         DepartmentFilter,
+        CampaignFilter,
         "source",
         "created_at",
     ]
     list_select_related = ["product_type", "account"]
     # Exact matches only, so every search is an index lookup even at millions of rows.
-    search_fields = ["=phone", "=email", "=nom"]
-    search_help_text = _("Phone (any format), e-mail, last name or lead id.")
+    search_fields = ["=phone", "=email", "=nom", "=utm_campaign"]
+    search_help_text = _("Phone (any format), e-mail, last name, campaign or lead id.")
     show_full_result_count = False
     raw_id_fields = ["session", "form", "landing_page"]
     fieldsets = [
@@ -279,6 +310,7 @@ class RejectedLeadAdminBase(LeadAdminBase):
         "account",
         OriginCRMFilter,
         DepartmentFilter,
+        CampaignFilter,
         "source",
         "created_at",
     ]

@@ -22,7 +22,7 @@ from tracking.selectors import form_by_code_or_id
 from tracking.services import session_convert
 
 from .models import Lead
-from .selectors import product_by_code, quality_tier
+from .selectors import lead_history, product_by_code, quality_tier
 from .signals import lead_received, lead_route_asked
 
 logger = logging.getLogger(__name__)
@@ -531,11 +531,5 @@ def _value_before(lead: Lead, name: str) -> str:
 
 
 def lead_corrections(lead: Lead) -> list:
-    """The lead's corrections, newest first (journal entries)."""
-    return list(
-        ActivityLog.objects.filter(
-            object_type=Lead._meta.label_lower,
-            object_id=str(lead.pk),
-            details__has_key="correction",
-        ).select_related("user")
-    )
+    """The lead's corrections, newest first (its journal entries that carry one)."""
+    return list(lead_history(lead).filter(details__has_key="correction"))

@@ -171,6 +171,7 @@ PAGES = {
     "api:queue-process": ("post", (401, 401, 403, 403, 200)),
     "api:queue-retry-exhausted": ("post", (401, 401, 403, 403, 200)),
     "api:leads-list": ("get", (401, 401, 200, 200, 200)),
+    "api:lead-detail": ("get", (401, 401, 200, 200, 200)),
     "api:lead-retry": ("post", (401, 401, 403, 409, 409)),  # delivered: nothing to retry
     "api:lead-return": ("post", (401, 401, 403, 403, 400)),  # no reason given
     "api:verification-run": ("post", (401, 401, 403, 403, 200)),
