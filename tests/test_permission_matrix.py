@@ -181,6 +181,10 @@ PAGES = {
     "api:verification-reports": ("get", (401, 401, 200, 200, 200)),
     "api:billing-cross-crm": ("get", (401, 401, 403, 403, 200)),
     "api:billing-cross-crm-summary": ("get", (401, 401, 403, 403, 200)),
+    # Prepaid budgets: Admin only (billing); a top-up without an amount is a 400.
+    "api:billing-budgets": ("get", (401, 401, 403, 403, 200)),
+    "api:billing-budget-ledger": ("get", (401, 401, 403, 403, 200)),
+    "api:billing-budget-topup": ("post", (401, 401, 403, 403, 400)),
 }
 
 # --- From the table to one expectation per route -----------------------------------------
