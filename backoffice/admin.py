@@ -20,7 +20,7 @@ from import_export.admin import ImportMixin
 
 from billing.admin import ORDER_BUDGET_COLUMNS, LeadReturnMixin, OrderBudgetMixin
 from enersolar.admin_tools import CSVExportAdmin, StreamingCSVExportMixin
-from leads.admin import LeadAdminBase, RejectedLeadAdminBase
+from leads.admin import LeadAdminBase, LeadCorrectionMixin, RejectedLeadAdminBase
 from leads.models import Lead, RejectedLead
 from legacy.admin import LEAD_LEGACY_FILTERS, LeadLegacyMixin
 from legacy.resources import LeadExportResource, LeadImportResource
@@ -35,10 +35,11 @@ class LeadAdmin(
     LeadLegacyMixin,  # legacy: the legacy panel, "Erase these people's personal data (RGPD)"
     LeadReturnMixin,  # billing: "Return (buyer refused the lead)"
     LeadDeliveryMixin,  # routing: the delivery panel and "Relancer"
+    LeadCorrectionMixin,  # leads: "Correct and send again" a rejected lead, its corrections
     LeadAdminBase,  # leads: columns, filters, search, fieldsets
 ):
     list_filter = [*LeadAdminBase.list_filter, *LEAD_DELIVERY_FILTERS, *LEAD_LEGACY_FILTERS]
-    actions = ["retry", "return_leads", "erase_person"]
+    actions = ["retry", "correct_lead", "return_leads", "erase_person"]
     resource_classes = [LeadImportResource]
     import_export_change_list_template = "admin/import_export/change_list_import_export.html"
 
@@ -50,9 +51,10 @@ class LeadAdmin(
 
 
 @admin.register(RejectedLead)
-class RejectedLeadAdmin(CSVExportAdmin, RejectedLeadAdminBase):
+class RejectedLeadAdmin(CSVExportAdmin, LeadCorrectionMixin, RejectedLeadAdminBase):
     # The lead list's own columns.
     resource_classes = [LeadExportResource]
+    actions = ["correct_lead"]
 
 
 @admin.register(Order)

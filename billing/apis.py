@@ -1,10 +1,12 @@
 """Staff billing API (SPEC §6)."""
 
 from datetime import datetime, time, timedelta
+from decimal import Decimal
 
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.dateparse import parse_date
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.pagination import PageNumberPagination
@@ -13,9 +15,17 @@ from rest_framework.views import APIView
 
 from enersolar.permissions import has_perm
 from leads.models import Lead
+from routing.models import Order
 
-from .selectors import billable_deliveries, cross_crm_summary
-from .services import BillingError, lead_return
+from .models import BudgetAlert, BudgetTransaction
+from .selectors import (
+    billable_deliveries,
+    budget_ledger,
+    budget_level,
+    cross_crm_summary,
+    prepaid_orders,
+)
+from .services import BillingError, budget_topup, lead_return
 
 CanViewBilling = has_perm("billing.view_statement")
 
@@ -150,3 +160,153 @@ class LeadReturnApi(APIView):
         except BillingError as exc:
             return Response({"success": False, "error": str(exc)}, status=status.HTTP_409_CONFLICT)
         return Response({"success": True, "status": Lead.Status.RETURNED})
+
+
+# --- Prepaid budgets: /api/billing/budgets ----------------------------------------------
+
+CanViewBudgets = has_perm("billing.view_budgettransaction")
+CanTopUp = has_perm("billing.add_budgettransaction")
+
+
+class BudgetOutput(serializers.ModelSerializer):
+    order_id = serializers.IntegerField(source="pk")
+    crm = serializers.CharField(source="crm.slug")
+    product_type = serializers.CharField(source="product_type.code")
+    level = serializers.SerializerMethodField(
+        help_text="healthy, attention, warning, critical, depleted"
+    )
+    level_label = serializers.SerializerMethodField(help_text="The level in words (French).")
+
+    class Meta:
+        model = Order
+        fields = [
+            "order_id",
+            "name",
+            "crm",
+            "product_type",
+            "is_active",
+            "unit_price",
+            "prepaid_total",
+            "prepaid_balance",
+            "level",
+            "level_label",
+        ]
+
+    def get_level(self, order) -> str:
+        return budget_level(order)
+
+    def get_level_label(self, order) -> str:
+        return str(BudgetAlert.Level(budget_level(order)).label)
+
+
+class BudgetPagination(PageNumberPagination):
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+class BudgetListApi(APIView):
+    """Admin: the prepaid orders with their balance and level."""
+
+    permission_classes = [CanViewBudgets]
+
+    @extend_schema(
+        operation_id="budgets_list",
+        tags=["billing"],
+        parameters=[
+            OpenApiParameter(
+                "level",
+                enum=[level.value for level in BudgetAlert.Level],
+                required=False,
+                description="Only the orders at this level (repeat for several): "
+                "?level=critical&level=depleted lists the low balances.",
+            )
+        ],
+        responses=BudgetOutput(many=True),
+        summary="Prepaid budgets: balance and level per order",
+    )
+    def get(self, request):
+        levels = request.query_params.getlist("level")
+        unknown = set(levels) - set(BudgetAlert.Level.values)
+        if unknown:
+            message = _("Unknown level: %(v)s.") % {"v": ", ".join(sorted(unknown))}
+            raise serializers.ValidationError({"level": [message]})
+        orders = [o for o in prepaid_orders() if not levels or budget_level(o) in levels]
+        return Response(BudgetOutput(orders, many=True).data)
+
+
+class LedgerEntryOutput(serializers.ModelSerializer):
+    kind_label = serializers.CharField(source="get_kind_display")
+    created_by = serializers.CharField(source="created_by.get_username", default=None)
+    lead_id = serializers.UUIDField(allow_null=True)
+
+    class Meta:
+        model = BudgetTransaction
+        fields = [
+            "id",
+            "created_at",
+            "kind",
+            "kind_label",
+            "amount",
+            "lead_id",
+            "note",
+            "created_by",
+        ]
+
+
+class BudgetLedgerApi(APIView):
+    """Admin: one order's ledger, newest first, paginated."""
+
+    permission_classes = [CanViewBudgets]
+
+    @extend_schema(
+        operation_id="budget_ledger",
+        tags=["billing"],
+        responses=LedgerEntryOutput(many=True),
+        summary="The prepaid ledger of an order (top-ups, consumptions, refunds)",
+    )
+    def get(self, request, order_id):
+        order = get_object_or_404(Order, pk=order_id)
+        paginator = BudgetPagination()
+        page = paginator.paginate_queryset(budget_ledger(order), request, view=self)
+        return paginator.get_paginated_response(LedgerEntryOutput(page, many=True).data)
+
+
+class TopUpInput(serializers.Serializer):
+    amount = serializers.DecimalField(
+        max_digits=12, decimal_places=2, min_value=Decimal("0.01"), help_text="Euros, > 0."
+    )
+    note = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
+
+
+class BudgetTopUpApi(APIView):
+    """Admin: add money to an order's prepaid budget."""
+
+    permission_classes = [CanTopUp]
+
+    @extend_schema(
+        operation_id="budget_topup",
+        tags=["billing"],
+        request=TopUpInput,
+        responses={201: BudgetOutput},
+        summary="Top up an order's prepaid budget (Admin)",
+        description="Writes a `topup` ledger row, raises the balance and releases the leads "
+        "held for want of an order. Answers the order's new balance and level.",
+    )
+    def post(self, request, order_id):
+        order = get_object_or_404(Order, pk=order_id)
+        data = TopUpInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            budget_topup(
+                order=order,
+                amount=data.validated_data["amount"],
+                user=request.user,
+                note=data.validated_data["note"],
+            )
+        except BillingError as exc:
+            return Response(
+                {"success": False, "error": str(exc)}, status=status.HTTP_400_BAD_REQUEST
+            )
+        order.refresh_from_db()
+        return Response(BudgetOutput(order).data, status=status.HTTP_201_CREATED)

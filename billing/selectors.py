@@ -95,3 +95,18 @@ def budget_level(order: Order) -> str:
     if share > 10:
         return BudgetAlert.Level.WARNING
     return BudgetAlert.Level.CRITICAL
+
+
+def prepaid_orders():
+    """The orders with a prepaid budget (a balance), lowest balance share
+    first is left to the caller: by id, stable for paging."""
+    return (
+        Order.objects.filter(prepaid_balance__isnull=False)
+        .select_related("crm", "product_type")
+        .order_by("pk")
+    )
+
+
+def budget_ledger(order: Order):
+    """An order's prepaid ledger, newest first."""
+    return order.budget_transactions.select_related("created_by").order_by("-created_at", "-pk")

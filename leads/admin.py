@@ -4,18 +4,38 @@
 import json
 import uuid
 
-from django.contrib import admin
-from django.urls import reverse
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect
+from django.template.loader import select_template
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
+from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 
 from enersolar.admin_tools import ReadOnlyAdmin
 from enersolar.france import DEPARTMENTS
-from enersolar.models import CRM
+from enersolar.models import CRM, QualityMapping
 from enersolar.phone import phone_normalize
 
 from .models import Lead
-from .selectors import leads_in_department, leads_of_origin_crm, leads_with_email, leads_with_phone
+from .selectors import (
+    leads_in_department,
+    leads_of_campaign,
+    leads_of_origin_crm,
+    leads_with_email,
+    leads_with_phone,
+)
+from .services import (
+    CORRECTABLE_FIELDS,
+    CORRECTABLE_STATUSES,
+    CorrectionRefused,
+    lead_correct,
+    lead_corrections,
+)
 
 
 class DepartmentFilter(admin.SimpleListFilter):
@@ -60,6 +80,30 @@ class OriginCRMFilter(admin.SimpleListFilter):
         return leads_of_origin_crm(queryset, crm_slug=self.value())
 
 
+class CampaignFilter(admin.SimpleListFilter):
+    """By `utm_campaign`, like GET /api/leads?utm_campaign=: the campaigns
+    staff configured (quality mapping) are offered; any other works from the
+    URL (?utm_campaign=…) or the search box."""
+
+    title = _("campaign")
+    parameter_name = "utm_campaign"
+
+    def lookups(self, request, model_admin):
+        campaigns = QualityMapping.objects.order_by("utm_campaign").values_list(
+            "utm_campaign", flat=True
+        )
+        offered = [(c, c) for c in campaigns]
+        # A campaign typed in the URL stays applied (and shown) though not configured.
+        if self.value() and self.value() not in {c for c, _label in offered}:
+            offered.append((self.value(), self.value()))
+        return offered
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        return leads_of_campaign(queryset, utm_campaign=self.value())
+
+
 class LeadAdminBase(ReadOnlyAdmin):
     """The lead as the intake stored it: columns, filters, search, the
     person, project, origin and consent. backoffice/admin.py registers the
@@ -83,13 +127,14 @@ class LeadAdminBase(ReadOnlyAdmin):
         "account",
         OriginCRMFilter,
         DepartmentFilter,
+        CampaignFilter,
         "source",
         "created_at",
     ]
     list_select_related = ["product_type", "account"]
     # Exact matches only, so every search is an index lookup even at millions of rows.
-    search_fields = ["=phone", "=email", "=nom"]
-    search_help_text = _("Phone (any format), e-mail, last name or lead id.")
+    search_fields = ["=phone", "=email", "=nom", "=utm_campaign"]
+    search_help_text = _("Phone (any format), e-mail, last name, campaign or lead id.")
     show_full_result_count = False
     raw_id_fields = ["session", "form", "landing_page"]
     fieldsets = [
@@ -265,6 +310,7 @@ class RejectedLeadAdminBase(LeadAdminBase):
         "account",
         OriginCRMFilter,
         DepartmentFilter,
+        CampaignFilter,
         "source",
         "created_at",
     ]
@@ -279,3 +325,135 @@ class RejectedLeadAdminBase(LeadAdminBase):
     @admin.display(description=_("why"))
     def why(self, obj):
         return failure_reasons(obj)
+
+
+# --- Correct a rejected lead and send it again -------------------------------------------------
+
+
+class LeadCorrectionForm(forms.Form):
+    """The values staff may correct, checked by the intake's rules
+    (leads.services.lead_correction_clean) when submitted."""
+
+    phone = forms.CharField(label=_("phone"), max_length=30, required=False)
+    nom = forms.CharField(label=_("last name"), max_length=100, required=False)
+    prenom = forms.CharField(label=_("first name"), max_length=100, required=False)
+    code_postal = forms.CharField(label=_("postal code"), max_length=10, required=False)
+    departement = forms.CharField(label=_("department"), max_length=3, required=False)
+
+    def __init__(self, *args, lead: Lead, **kwargs):
+        initial = {name: getattr(lead, name) for name in CORRECTABLE_FIELDS}
+        # A phone the intake refused is stored only as sent: start from that.
+        initial["phone"] = lead.phone or lead.phone_raw
+        super().__init__(*args, initial=initial, **kwargs)
+
+    def changes(self) -> dict:
+        """The fields whose value differs from what the form was shown with."""
+        return {name: self.cleaned_data[name] for name in self.changed_data}
+
+
+class LeadCorrectionMixin:
+    """ "Correct and send" for a rejected lead (invalid phone, missing field):
+    a page of its own (`<id>/correct/`), reached from the lead page and from
+    the `correct_lead` action of the lists; the lead's corrections (old → new)
+    shown on its page. Editors and Admins (leads.change_lead)."""
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.correct_view)
+        name = f"{self.opts.app_label}_{self.opts.model_name}_correct"
+        return [path("<path:object_id>/correct/", view, name=name), *super().get_urls()]
+
+    def has_correct_permission(self, request):
+        return request.user.has_perm("leads.change_lead")
+
+    @admin.action(description=_("Correct and send again"), permissions=["correct"])
+    def correct_lead(self, request, queryset):
+        leads = list(queryset[:2])
+        if len(leads) != 1:
+            self.message_user(request, _("Select one lead to correct."), messages.WARNING)
+            return None
+        return redirect(self._correct_url(leads[0]))
+
+    def _correct_url(self, lead):
+        return reverse(
+            f"admin:{self.opts.app_label}_{self.opts.model_name}_correct", args=[lead.pk]
+        )
+
+    def correct_view(self, request, object_id):
+        if not self.has_correct_permission(request):
+            raise PermissionDenied
+        lead = get_object_or_404(Lead, pk=object_id)
+        form = LeadCorrectionForm(request.POST or None, lead=lead, prefix="correct")
+        if request.method == "POST" and form.is_valid():
+            try:
+                result = lead_correct(lead=lead, changes=form.changes(), user=request.user)
+            except CorrectionRefused as refused:
+                for field, message in refused.errors.items():
+                    form.add_error(None if field not in form.fields else field, message)
+            else:
+                if result.sent:
+                    self.message_user(request, _("Lead corrected and sent again."))
+                else:
+                    self.message_user(
+                        request,
+                        _("Lead corrected, still not delivered: %(status)s.")
+                        % {"status": result.lead.get_status_display()},
+                        messages.WARNING,
+                    )
+                return redirect(reverse("admin:leads_lead_change", args=[lead.pk]))
+        return TemplateResponse(
+            request,
+            "admin/leads/correct_lead.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "title": _("Correct a rejected lead"),
+                "lead": lead,
+                "why": failure_reasons(lead),
+                "correctable": lead.status in CORRECTABLE_STATUSES,
+                "form": form,
+            },
+        )
+
+    def render_change_form(self, request, context, *args, obj=None, **kwargs):
+        """The page the admin would render, with a "Correct and send again"
+        button among its object tools for those who may use it."""
+        response = super().render_change_form(request, context, *args, obj=obj, **kwargs)
+        correctable = obj is not None and obj.status in CORRECTABLE_STATUSES
+        if correctable and self.has_correct_permission(request):
+            response.context_data["correct_url"] = self._correct_url(obj)
+            response.context_data["correction_base"] = select_template(
+                [response.template_name]
+                if isinstance(response.template_name, str)
+                else response.template_name
+            )
+            response.template_name = "admin/leads/lead_change_form.html"
+        return response
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None:
+            return fieldsets
+        return [*fieldsets, (_("Corrections"), {"fields": ["corrections"]})]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*super().get_readonly_fields(request, obj), "corrections"]
+
+    @admin.display(description=_("corrections (old → new)"))
+    def corrections(self, obj):
+        rows = [
+            (
+                date_format(localtime(entry.created_at), "SHORT_DATETIME_FORMAT"),
+                entry.user or "—",
+                Lead._meta.get_field(field).verbose_name,
+                change.get("old") or "—",
+                change.get("new") or "—",
+            )
+            for entry in lead_corrections(obj)
+            for field, change in entry.details["correction"].items()
+        ]
+        if not rows:
+            return _("No correction.")
+        return format_html(
+            '<ul class="rdz-corrections">{}</ul>',
+            format_html_join("", "<li>{} · {} · {} : « {} » → « {} »</li>", rows),
+        )

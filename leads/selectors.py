@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db.models import QuerySet
 
 from enersolar.france import department_normalize
-from enersolar.models import ProductType, QualityMapping
+from enersolar.models import ActivityLog, ProductType, QualityMapping
 from enersolar.phone import phone_normalize
 from enersolar.process_cache import ProcessCache
 
@@ -29,6 +29,20 @@ def leads_in_department(leads: QuerySet[Lead], *, department: str) -> QuerySet[L
 def leads_with_phone(leads: QuerySet[Lead], *, phone: str) -> QuerySet[Lead]:
     # An exact, indexed match on the stored national form (never a LIKE).
     return leads.filter(phone=phone_normalize(phone) or phone.strip())
+
+
+def leads_of_campaign(leads: QuerySet[Lead], *, utm_campaign: str) -> QuerySet[Lead]:
+    """The leads of one campaign (`utm_campaign` as the intake stored it,
+    exact: campaign names are case-sensitive codes)."""
+    return leads.filter(utm_campaign=utm_campaign.strip())
+
+
+def lead_history(lead: Lead) -> QuerySet:
+    """The lead's journal entries, newest first: corrections (old → new
+    values), "Relancer", returns…"""
+    return ActivityLog.objects.filter(
+        object_type=Lead._meta.label_lower, object_id=str(lead.pk)
+    ).select_related("user")
 
 
 def leads_with_email(leads: QuerySet[Lead], *, email: str) -> QuerySet[Lead]:

@@ -24,13 +24,15 @@ from enersolar.permissions import has_perm
 from enersolar.services import journal_record
 from leads.models import Lead
 from leads.selectors import (
+    lead_history,
     leads_in_department,
+    leads_of_campaign,
     leads_of_origin_crm,
     leads_with_email,
     leads_with_phone,
 )
 
-from .models import Delivery, VerificationReport
+from .models import Delivery, DeliveryAttempt, VerificationReport
 from .selectors import leads_cross_crm, leads_routed_to, leads_with_delivery, queue_stats
 from .services.queue import lead_retry, queue_process, queue_retry_exhausted
 from .services.verification import verification_next_run, verification_run
@@ -247,6 +249,9 @@ class LeadFilter(filters.FilterSet):
     )
     phone = filters.CharFilter(method="filter_phone", help_text="Any format: 06 12 34 56 78…")
     email = filters.CharFilter(method="filter_email")
+    utm_campaign = filters.CharFilter(
+        method="filter_utm_campaign", help_text="The campaign (`utm_campaign`), exact."
+    )
 
     class Meta:
         model = Lead
@@ -276,6 +281,9 @@ class LeadFilter(filters.FilterSet):
 
     def filter_email(self, queryset, name, value):
         return leads_with_email(queryset, email=value)
+
+    def filter_utm_campaign(self, queryset, name, value):
+        return leads_of_campaign(queryset, utm_campaign=value)
 
 
 class LeadCursorPagination(CursorPagination):
@@ -372,3 +380,81 @@ class LeadListApi(generics.ListAPIView):
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
+
+
+# --- GET /api/leads/<id> -----------------------------------------------------------------
+
+
+class LeadAttemptOutput(serializers.ModelSerializer):
+    crm = serializers.CharField(source="crm.slug")
+
+    class Meta:
+        model = DeliveryAttempt
+        fields = [
+            "attempted_at",
+            "crm",
+            "outcome",
+            "http_status",
+            "duration_ms",
+            "error",
+            "response_excerpt",
+        ]
+
+
+class LeadHistoryOutput(serializers.ModelSerializer):
+    user = serializers.CharField(source="user.get_username", default=None)
+    action_label = serializers.CharField(source="get_action_display")
+
+    class Meta:
+        model = ActivityLog
+        fields = ["created_at", "user", "action", "action_label", "details"]
+
+
+class LeadDetailOutput(LeadListOutput):
+    attempts = serializers.SerializerMethodField(
+        help_text="Every POST to a buyer CRM, oldest first."
+    )
+    history = serializers.SerializerMethodField(
+        help_text="The lead's journal, newest first: corrections (`details.correction`: "
+        "old → new per field), Relancer, returns."
+    )
+
+    class Meta(LeadListOutput.Meta):
+        fields = [
+            *LeadListOutput.Meta.fields,
+            "phone_raw",
+            "adresse",
+            "register_date",
+            "attempts",
+            "history",
+        ]
+
+    @extend_schema_field(LeadAttemptOutput(many=True))
+    def get_attempts(self, lead) -> list:
+        attempts = DeliveryAttempt.objects.filter(delivery_id=lead.pk).select_related("crm")
+        return LeadAttemptOutput(attempts, many=True).data
+
+    @extend_schema_field(LeadHistoryOutput(many=True))
+    def get_history(self, lead) -> list:
+        return LeadHistoryOutput(lead_history(lead), many=True).data
+
+
+class LeadDetailApi(APIView):
+    """Staff: one lead, with its routing, every delivery attempt and its history."""
+
+    permission_classes = [has_perm("leads.view_lead")]
+
+    @extend_schema(
+        operation_id="lead_detail",
+        tags=["leads"],
+        responses={
+            200: LeadDetailOutput,
+            401: OpenApiResponse(ERROR_SCHEMA),
+            403: OpenApiResponse(ERROR_SCHEMA),
+            404: OpenApiResponse(ERROR_SCHEMA),
+        },
+        summary="One lead with its delivery attempts and history",
+    )
+    def get(self, request, lead_id):
+        lead = get_object_or_404(leads_with_delivery(), pk=lead_id)
+        return Response(LeadDetailOutput(lead).data)

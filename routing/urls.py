@@ -12,6 +12,7 @@ urlpatterns = [
         name="queue-retry-exhausted",
     ),
     path("api/leads", apis.LeadListApi.as_view(), name="leads-list"),
+    path("api/leads/<uuid:lead_id>", apis.LeadDetailApi.as_view(), name="lead-detail"),
     path("api/leads/<uuid:lead_id>/retry", apis.LeadRetryApi.as_view(), name="lead-retry"),
     path("api/verification/run", apis.VerificationRunApi.as_view(), name="verification-run"),
     path(

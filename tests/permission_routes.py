@@ -7,6 +7,7 @@ from django.contrib import admin
 from django.contrib.contenttypes.models import ContentType
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from routing.models import Order
 from tests.permission_world import World
 
 
@@ -68,6 +69,7 @@ def route_url(route: Route, world: World, objects: dict) -> str:
         "<int:pk>": lambda: str(objects[_model_key(route)].pk),
         "<id>": lambda: str(world.users["viewer"].pk),
         "<uuid:lead_id>": lambda: str(world.lead.pk),
+        "<int:order_id>": lambda: str(Order.objects.order_by("pk").first().pk),
         "<str:code>": lambda: "PV-001",
         "<str:lp_code>": lambda: "LP-001",
     }

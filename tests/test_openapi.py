@@ -151,6 +151,7 @@ def test_swagger_ui_assets_are_served():
                 "cross_crm",
                 "phone",
                 "email",
+                "utm_campaign",
                 "cursor",
                 "page_size",
             },

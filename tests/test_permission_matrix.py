@@ -86,8 +86,14 @@ ACTIONS = {
     },
     "tracking_visitorsession": {EXPORT: "vea"},
     "tracking_trackingevent": {EXPORT: "vea"},
-    "leads_lead": {"retry": "ea", "return_leads": "a", "erase_person": "a", EXPORT: "vea"},
-    "leads_rejectedlead": {EXPORT: "vea"},
+    "leads_lead": {
+        "retry": "ea",
+        "correct_lead": "ea",
+        "return_leads": "a",
+        "erase_person": "a",
+        EXPORT: "vea",
+    },
+    "leads_rejectedlead": {"correct_lead": "ea", EXPORT: "vea"},
     "routing_order": {"delete_selected": "ea", EXPORT: "vea"},
     "routing_defaultprice": {"delete_selected": "ea", EXPORT: "vea"},
     "routing_delivery": {"retry": "ea", EXPORT: "vea"},
@@ -141,6 +147,10 @@ PAGES = {
     "admin:billing_statement_pdf": ("get", (LOGIN, LOGIN, 403, 403, 200)),
     "admin:billing_overview": ("get", (LOGIN, LOGIN, 403, 403, 200)),
     "admin:leads_lead_import": ("get", (LOGIN, LOGIN, 403, 200, 200)),
+    # Correcting a rejected lead: its page (a lead that was not rejected
+    # shows why it cannot be corrected).
+    "admin:leads_lead_correct": ("get", (LOGIN, LOGIN, 403, 200, 200)),
+    "admin:leads_rejectedlead_correct": ("get", (LOGIN, LOGIN, 403, 200, 200)),
     "admin:leads_lead_process_import": ("post", (LOGIN, LOGIN, 403, 200, 200)),
     # The API: staff endpoints by permission, public ones open (an empty body
     # is a 400), the partner endpoint by partner key only.
@@ -161,6 +171,7 @@ PAGES = {
     "api:queue-process": ("post", (401, 401, 403, 403, 200)),
     "api:queue-retry-exhausted": ("post", (401, 401, 403, 403, 200)),
     "api:leads-list": ("get", (401, 401, 200, 200, 200)),
+    "api:lead-detail": ("get", (401, 401, 200, 200, 200)),
     "api:lead-retry": ("post", (401, 401, 403, 409, 409)),  # delivered: nothing to retry
     "api:lead-return": ("post", (401, 401, 403, 403, 400)),  # no reason given
     "api:verification-run": ("post", (401, 401, 403, 403, 200)),
@@ -170,6 +181,10 @@ PAGES = {
     "api:verification-reports": ("get", (401, 401, 200, 200, 200)),
     "api:billing-cross-crm": ("get", (401, 401, 403, 403, 200)),
     "api:billing-cross-crm-summary": ("get", (401, 401, 403, 403, 200)),
+    # Prepaid budgets: Admin only (billing); a top-up without an amount is a 400.
+    "api:billing-budgets": ("get", (401, 401, 403, 403, 200)),
+    "api:billing-budget-ledger": ("get", (401, 401, 403, 403, 200)),
+    "api:billing-budget-topup": ("post", (401, 401, 403, 403, 400)),
 }
 
 # --- From the table to one expectation per route -----------------------------------------
