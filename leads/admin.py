@@ -4,6 +4,7 @@
 import json
 import uuid
 
+from django.conf import settings
 from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -209,6 +210,11 @@ def failure_reasons(lead: Lead):
             text = _("Sent twice within a few seconds")
         elif name == "DUPLICATE":
             text = _duplicate_reason(detail)
+        elif name == "EXPIRED":
+            text = format_html(
+                _("Not delivered within {} h of its arrival: expired, never sent"),
+                settings.LEAD_FRESHNESS_HOURS,
+            )
         elif name == "CONSENT_REFUSED":
             text = _("Consent refused by the visitor: never delivered")
         elif name == "VALUE_CUT":

@@ -393,3 +393,28 @@ def leads_status_set(leads: QuerySet[Lead] | Iterable, status: str, *, reasons=N
         leads = Lead.objects.filter(pk__in=list(leads))
     also = {} if reasons is None else {"reasons": reasons}
     return leads.update(status=status, **also)
+
+
+# --- Freshness: too old to be sent, for good ----------------------------------------------------
+
+EXPIRED_REASON = "EXPIRED"
+
+
+def leads_expire(leads: QuerySet[Lead] | Iterable) -> int:
+    """Mark `leads` (a queryset or ids) `expired`, with the reason EXPIRED
+    added to their reasons, and return how many. One UPDATE per distinct
+    reasons list (held leads share a handful), not one per lead."""
+    if not isinstance(leads, QuerySet):
+        leads = Lead.objects.filter(pk__in=list(leads))
+    by_reasons: dict[tuple, list] = {}
+    for pk, reasons in leads.exclude(status=Lead.Status.EXPIRED).values_list("pk", "reasons"):
+        reasons = list(reasons or [])
+        if EXPIRED_REASON not in reasons:
+            reasons.append(EXPIRED_REASON)
+        by_reasons.setdefault(tuple(reasons), []).append(pk)
+    # Through `leads` again: a lead whose status moved meanwhile (delivered
+    # by a worker) no longer matches the caller's filter and is left alone.
+    return sum(
+        leads_status_set(leads.filter(pk__in=pks), Lead.Status.EXPIRED, reasons=list(reasons))
+        for reasons, pks in by_reasons.items()
+    )

@@ -212,6 +212,7 @@ class VerificationReportAdmin(CSVExportAdmin, ReadOnlyAdmin):
         "recovered",
         "still_failing",
         "permanent_errors",
+        "expired",
     ]
 
     def get_urls(self):
