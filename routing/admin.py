@@ -176,7 +176,7 @@ class DeliveryAdmin(CSVExportAdmin, ReadOnlyAdmin):
                 request,
                 _(
                     "Queue processed: %(dispatched)d sent to workers, %(released)d released, "
-                    "%(swept)d re-dispatched."
+                    "%(swept)d re-dispatched, %(expired)d expired."
                 )
                 % run.__dict__,
             )
