@@ -29,7 +29,7 @@ STATUS_GROUPS: list[tuple[Series, set[str]]] = [
     (Series("in_progress", _("in progress"), "#1e88e5"), {S.PENDING, S.QUEUED, S.PENDING_NO_ORDER}),
     (
         Series("not_delivered", _("not delivered"), "#c62828"),
-        {S.AUTH_ERROR, S.VALIDATION_ERROR, S.FAILED, S.NO_CRM, S.NO_API_KEY},
+        {S.AUTH_ERROR, S.VALIDATION_ERROR, S.FAILED, S.NO_CRM, S.NO_API_KEY, S.EXPIRED},
     ),
     (Series("rejected", _("rejected at intake"), GREY), set(Lead.REJECTED_STATUSES)),
 ]

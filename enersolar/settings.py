@@ -360,6 +360,9 @@ DELIVERY_RETRY_JITTER = env.float("DELIVERY_RETRY_JITTER", default=0.1)
 DELIVERY_LEASE_SECONDS = env.int("DELIVERY_LEASE_SECONDS", default=900)
 # Leads still `pending` without a delivery after this long are re-dispatched.
 DELIVERY_STUCK_SECONDS = env.int("DELIVERY_STUCK_SECONDS", default=120)
+# A lead not delivered within this many hours of its arrival is `expired`:
+# never sent afterwards (a buyer pays for a fresh contact, not a days-old one).
+LEAD_FRESHNESS_HOURS = env.int("LEAD_FRESHNESS_HOURS", default=72)
 # Bounded drain: at most this many queued leads per CRM per queue run (every 30 s).
 DELIVERY_DRAIN_PER_RUN = env.int("DELIVERY_DRAIN_PER_RUN", default=30000)
 CIRCUIT_FAILURE_THRESHOLD = env.int("CIRCUIT_FAILURE_THRESHOLD", default=3)

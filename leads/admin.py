@@ -5,6 +5,7 @@ import json
 import uuid
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
@@ -21,6 +22,13 @@ from enersolar.france import DEPARTMENTS
 from enersolar.models import CRM, QualityMapping
 from enersolar.phone import phone_normalize
 
+from .corrections import (
+    CORRECTABLE_FIELDS,
+    CORRECTABLE_STATUSES,
+    CorrectionRefused,
+    lead_correct,
+    lead_corrections,
+)
 from .models import Lead
 from .selectors import (
     leads_in_department,
@@ -28,13 +36,6 @@ from .selectors import (
     leads_of_origin_crm,
     leads_with_email,
     leads_with_phone,
-)
-from .services import (
-    CORRECTABLE_FIELDS,
-    CORRECTABLE_STATUSES,
-    CorrectionRefused,
-    lead_correct,
-    lead_corrections,
 )
 
 
@@ -254,6 +255,11 @@ def failure_reasons(lead: Lead):
             text = _("Sent twice within a few seconds")
         elif name == "DUPLICATE":
             text = _duplicate_reason(detail)
+        elif name == "EXPIRED":
+            text = format_html(
+                _("Not delivered within {} h of its arrival: expired, never sent"),
+                settings.LEAD_FRESHNESS_HOURS,
+            )
         elif name == "CONSENT_REFUSED":
             text = _("Consent refused by the visitor: never delivered")
         elif name == "VALUE_CUT":
@@ -332,7 +338,7 @@ class RejectedLeadAdminBase(LeadAdminBase):
 
 class LeadCorrectionForm(forms.Form):
     """The values staff may correct, checked by the intake's rules
-    (leads.services.lead_correction_clean) when submitted."""
+    (leads.corrections.lead_correction_clean) when submitted."""
 
     phone = forms.CharField(label=_("phone"), max_length=30, required=False)
     nom = forms.CharField(label=_("last name"), max_length=100, required=False)

@@ -36,6 +36,9 @@ class Lead(models.Model):
         RETURNED = "returned", _("returned by the buyer")
         # Consent explicitly refused (SPEC §3.1): stored, never delivered.
         NO_CONSENT = "no_consent", _("consent refused")
+        # Not delivered within LEAD_FRESHNESS_HOURS: worth nothing to a buyer
+        # any more, never sent afterwards (final).
+        EXPIRED = "expired", _("expired (not delivered in time)")
 
     # A later lead with the same phone and product is a duplicate of these.
     DEDUPE_STATUSES = (
@@ -44,6 +47,11 @@ class Lead(models.Model):
         Status.SUCCESS,
         Status.PENDING_NO_ORDER,
     )
+    # Waiting to be sent without anyone acting (pending, queued, held for an
+    # order): the sweep marks these `expired` once older than the freshness
+    # limit. Others (a final failure, no CRM) keep their status, which says
+    # more; "Relancer" refuses them once too old (routing.services.queue).
+    WAITING_STATUSES = (Status.PENDING, Status.QUEUED, Status.PENDING_NO_ORDER)
     REJECTED_STATUSES = (
         Status.ORPHAN,
         Status.INVALID_PHONE,

@@ -3,6 +3,8 @@
 configuration the intake reads on its hot path, from per-process caches (see
 enersolar/process_cache.py for the staleness bound)."""
 
+from datetime import datetime, timedelta
+
 from django.conf import settings
 from django.db.models import QuerySet
 
@@ -80,3 +82,24 @@ def product_by_code(code: str) -> ProductType | None:
     """A product type by code (any case); shared, read-only."""
     code = code.strip().upper()
     return _products.get(code, _product_load, cache_none=False) if code else None
+
+
+# --- Freshness: a lead is worth sending only for LEAD_FRESHNESS_HOURS -------------------------
+
+
+def lead_freshness_cutoff(now: datetime) -> datetime:
+    """Leads created before this moment are too old to be sent at `now`."""
+    return now - timedelta(hours=settings.LEAD_FRESHNESS_HOURS)
+
+
+def lead_is_stale(lead: Lead, *, now: datetime) -> bool:
+    """Whether `lead` arrived longer ago than the freshness limit."""
+    return lead.created_at < lead_freshness_cutoff(now)
+
+
+def leads_stale_waiting(now: datetime) -> QuerySet[Lead]:
+    """Leads still waiting to be sent (pending, queued, held) and too old:
+    the sweep's work."""
+    return Lead.objects.filter(
+        status__in=Lead.WAITING_STATUSES, created_at__lt=lead_freshness_cutoff(now)
+    )

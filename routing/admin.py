@@ -176,7 +176,7 @@ class DeliveryAdmin(CSVExportAdmin, ReadOnlyAdmin):
                 request,
                 _(
                     "Queue processed: %(dispatched)d sent to workers, %(released)d released, "
-                    "%(swept)d re-dispatched."
+                    "%(swept)d re-dispatched, %(expired)d expired."
                 )
                 % run.__dict__,
             )
@@ -212,6 +212,7 @@ class VerificationReportAdmin(CSVExportAdmin, ReadOnlyAdmin):
         "recovered",
         "still_failing",
         "permanent_errors",
+        "expired",
     ]
 
     def get_urls(self):

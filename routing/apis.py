@@ -116,6 +116,9 @@ class QueueProcessApi(APIView):
                 "released": serializers.IntegerField(),
                 "dispatched": serializers.IntegerField(),
                 "swept": serializers.IntegerField(),
+                "expired": serializers.IntegerField(
+                    help_text="Waiting leads older than LEAD_FRESHNESS_HOURS, marked expired."
+                ),
             },
         ),
     )

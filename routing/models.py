@@ -274,6 +274,11 @@ class VerificationReport(models.Model):
     recovered = models.PositiveIntegerField(_("recovered"), default=0)
     still_failing = models.PositiveIntegerField(_("still failing"), default=0)
     permanent_errors = models.PositiveIntegerField(_("permanent errors (reported)"), default=0)
+    expired = models.PositiveIntegerField(
+        _("expired (not delivered in time)"),
+        default=0,
+        help_text=_("Leads that reached the freshness limit during the window, undelivered."),
+    )
     anomalies = models.JSONField(_("anomalies"), default=dict)
 
     class Meta:

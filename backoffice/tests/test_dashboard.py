@@ -273,3 +273,10 @@ def test_admin_site_is_ours_with_every_app_registered_on_it():
 
     assert isinstance(admin.site, EnerSolarAdminSite)
     assert Lead in admin.site._registry and Delivery in admin.site._registry
+
+
+def test_an_expired_lead_counts_with_the_undelivered():
+    from backoffice.dashboard import GROUP_OF_STATUS
+    from leads.models import Lead
+
+    assert GROUP_OF_STATUS[Lead.Status.EXPIRED] == "not_delivered"

@@ -20,7 +20,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from leads.models import Lead
-from leads.services import leads_status_set
+from leads.selectors import lead_is_stale
+from leads.services import EXPIRED_REASON, leads_expire, leads_status_set
 
 from ..models import CRMHealth, Delivery, DeliveryAttempt
 from ..selectors import circuit_health, delivery_api_key, delivery_api_keys
@@ -144,6 +145,13 @@ def _deliver(deliveries: list[Delivery], *, token: datetime) -> list[str]:
         for delivery in deliveries:
             if outcomes.age() >= WRITE_EVERY_SECONDS:
                 outcomes.write()
+            if lead_is_stale(delivery.lead, now=timezone.now()):
+                # Queued past the freshness limit (an outage, a long ladder):
+                # not POSTed, whatever the CRM's state; no attempt is used up.
+                outcomes.add_expired(delivery)
+                handled.add(delivery.pk)
+                results.append("expired")
+                continue
             crm_id = delivery.crm_id
             if crm_id not in circuits:
                 circuits[crm_id] = getattr(delivery.crm, "health", None)
@@ -249,6 +257,10 @@ class _Outcomes:
             "last_error": delivery.last_error or "CRM circuit open",
         }
         self.finished[delivery.pk] = (delivery, Lead.Status.QUEUED, changes)
+
+    def add_expired(self, delivery: Delivery) -> None:
+        changes = {"state": Delivery.State.FAILED, "last_error": EXPIRED_REASON}
+        self.finished[delivery.pk] = (delivery, Lead.Status.EXPIRED, changes)
 
     def add(
         self, delivery: Delivery, result: AttemptResult, *, at: datetime, crm_failure: bool = True
@@ -363,7 +375,10 @@ class _Outcomes:
             for changes, pks in same_changes.items():
                 Delivery.objects.filter(pk__in=pks).update(**dict(changes))
             for lead_status, pks in same_status.items():
-                leads_status_set(pks, lead_status)
+                if lead_status == Lead.Status.EXPIRED:
+                    leads_expire(pks)  # with its reason
+                else:
+                    leads_status_set(pks, lead_status)
             if delivered:
                 leads_delivered.send(sender=Delivery, deliveries=delivered)
             for crm_id, at in failures:

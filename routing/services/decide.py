@@ -21,7 +21,8 @@ from django.utils import timezone
 from enersolar.models import CRM, AccountRouting
 from enersolar.process_cache import ProcessCache
 from leads.models import Lead
-from leads.services import leads_status_set
+from leads.selectors import lead_is_stale
+from leads.services import EXPIRED_REASON, leads_status_set
 
 from ..models import DefaultPrice, Delivery, Order
 
@@ -276,6 +277,10 @@ def route_decide(lead: Lead, *, now: datetime, reads: _DatabaseReads) -> Route:
         # Intake stores these as no_consent; whatever set one back to pending
         # (an import, a hand edit), a refused consent is never delivered.
         return Route(held_as=Lead.Status.NO_CONSENT, reason="CONSENT_REFUSED")
+    if lead_is_stale(lead, now=now):
+        # Released days later (an order appeared, a hand edit): too old to
+        # be worth anything to a buyer, never sent.
+        return Route(held_as=Lead.Status.EXPIRED, reason=EXPIRED_REASON)
     candidate = _candidate(lead, reads)
     if candidate is None:
         return Route(held_as=Lead.Status.NO_CRM, reason="NO_CRM")
@@ -307,7 +312,7 @@ def route_decide(lead: Lead, *, now: datetime, reads: _DatabaseReads) -> Route:
 def lead_route(*, lead: Lead) -> Delivery | None:
     """Decide where a `pending` lead goes and store the decision as its
     Delivery (due now). Without a destination, the lead's status says why
-    (`no_crm`, `no_api_key`, `pending_no_order`) and None is returned.
+    (`no_crm`, `no_api_key`, `pending_no_order`, `expired`) and None is returned.
 
     Runs inside a transaction holding the lead's row lock (see batch)."""
     now = timezone.now()

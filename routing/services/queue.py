@@ -24,7 +24,8 @@ from django.utils import timezone
 from enersolar.models import ActivityLog
 from enersolar.services import journal_record
 from leads.models import Lead
-from leads.services import leads_status_set
+from leads.selectors import lead_freshness_cutoff, lead_is_stale, leads_stale_waiting
+from leads.services import EXPIRED_REASON, leads_expire, leads_status_set
 
 from ..models import Delivery, DeliveryAttempt
 from ..signals import delivery_wanted, queue_run_wanted
@@ -33,6 +34,9 @@ from .circuit import Recovery, circuit_budget, circuits_to_probe
 CLAIM_CHUNK = 500
 # last_error of an item the lease gave back: its worker may have sent it.
 LEASE_EXPIRED = "LEASE_EXPIRED"
+# At most this many too-old leads marked expired per queue run (every 30 s):
+# a run stays short even after days without one.
+EXPIRE_PER_RUN = 5000
 
 # Leads staff may send again with "Relancer".
 RETRYABLE_STATUSES = (
@@ -87,6 +91,7 @@ class QueueRun:
     dispatched: int = 0  # due items claimed and handed to workers
     probed: int = 0  # waiting items sent before their turn to probe a failing CRM
     swept: int = 0  # pending leads never routed (broker down at intake)
+    expired: int = 0  # waiting leads older than the freshness limit, never sent now
 
 
 def queue_process(
@@ -99,6 +104,8 @@ def queue_process(
     now = now or timezone.now()
     limit_per_crm = limit_per_crm or settings.DELIVERY_DRAIN_PER_RUN
     run = QueueRun()
+    # First, so nothing claimed below is already too old to be worth sending.
+    run.expired = stale_leads_expire(now=now)
     run.released = Delivery.objects.filter(
         state=Delivery.State.PROCESSING,
         claimed_at__lt=now - timedelta(seconds=settings.DELIVERY_LEASE_SECONDS),
@@ -149,6 +156,29 @@ def queue_process(
     return run
 
 
+def stale_leads_expire(*, now: datetime, limit: int = EXPIRE_PER_RUN) -> int:
+    """Mark `expired` the leads still waiting (pending, queued, held for an
+    order) that arrived longer ago than LEAD_FRESHNESS_HOURS, and take their
+    deliveries off the queue; return how many. A lead whose delivery a worker
+    holds is left to that worker's batch, which checks freshness before it
+    sends (batch.py)."""
+    stale = leads_stale_waiting(now).exclude(delivery__state=Delivery.State.PROCESSING)
+    ids = list(stale.values_list("pk", flat=True)[:limit])
+    if not ids:
+        return 0
+    with transaction.atomic():
+        _deliveries_expire(ids)
+        return leads_expire(leads_stale_waiting(now).filter(pk__in=ids))
+
+
+def _deliveries_expire(lead_ids: list) -> None:
+    """Waiting deliveries of expired leads leave the queue for good (a final
+    answer's FAILED keeps its error text)."""
+    Delivery.objects.filter(
+        pk__in=lead_ids, state__in=[Delivery.State.PENDING, Delivery.State.EXHAUSTED]
+    ).update(state=Delivery.State.FAILED, last_error=EXPIRED_REASON, claimed_at=None)
+
+
 def _claim(crm_id: int, now: datetime, limit: int, *, due_only: bool = True) -> list:
     """Claim up to `limit` due items of one CRM (with `due_only=False`, the
     earliest waiting ones, due or not: a probe). skip_locked lets two queue
@@ -195,10 +225,18 @@ def queue_retry_exhausted(*, user=None) -> int:
 
 def lead_retry(*, lead: Lead, user=None) -> bool:
     """ "Relancer": send one lead again now, with a fresh retry ladder; a lead
-    that was never routed is routed again. False when its status forbids it."""
+    that was never routed is routed again. False when its status forbids it,
+    or when it is older than the freshness limit: it is then marked `expired`
+    (no override: a days-old lead is worth nothing to the buyer)."""
     if lead.status not in RETRYABLE_STATUSES:
         return False
     now = timezone.now()
+    if lead_is_stale(lead, now=now):
+        with transaction.atomic():
+            _deliveries_expire([lead.pk])
+            leads_expire([lead.pk])
+        lead.status = Lead.Status.EXPIRED
+        return False
     with transaction.atomic():
         has_delivery = (
             Delivery.objects.filter(pk=lead.pk)
@@ -218,6 +256,8 @@ def lead_retry(*, lead: Lead, user=None) -> bool:
 
 def held_leads_release(*, product_type_id: int) -> int:
     """Leads held for want of an order go back to `pending`; the next queue
-    run routes them again."""
+    run routes them again. Those older than the freshness limit are marked
+    `expired` instead: an order appearing days later never gets them."""
     held = Lead.objects.filter(status=Lead.Status.PENDING_NO_ORDER, product_type_id=product_type_id)
+    leads_expire(held.filter(created_at__lt=lead_freshness_cutoff(timezone.now())))
     return leads_status_set(held, Lead.Status.PENDING)

@@ -14,10 +14,12 @@ from enersolar.models import ActivityLog
 from enersolar.notifications import notify_admins
 from enersolar.services import journal_record
 from leads.models import Lead
+from leads.selectors import lead_freshness_cutoff
 from leads.services import leads_status_set
 
 from ..models import Delivery, DeliveryAttempt, VerificationReport
 from ..signals import queue_run_wanted
+from .queue import stale_leads_expire
 
 WINDOW = timedelta(hours=24)
 RUN_AT_UTC = time(3, 0)  # see enersolar/beat.py
@@ -50,6 +52,18 @@ def verification_run(
     # Leads whose hand-off was lost; counted before the held leads below turn
     # `pending` too (those are reported as re-routed).
     report.redispatched = leads.filter(status=Lead.Status.PENDING, delivery__isnull=True).count()
+
+    # Whatever the queue runs left (beat stopped for a while): every waiting
+    # lead older than the freshness limit is expired before anything is
+    # re-attempted or re-routed below.
+    while stale_leads_expire(now=now):
+        pass
+    # The leads that reached the freshness limit during the window, undelivered.
+    report.expired = Lead.objects.filter(
+        status=Lead.Status.EXPIRED,
+        created_at__gte=lead_freshness_cutoff(start),
+        created_at__lt=lead_freshness_cutoff(now),
+    ).count()
 
     with transaction.atomic():
         # Re-attempt what failed for want of an answer; answers that will not
@@ -119,6 +133,7 @@ def verification_summary(report: VerificationReport) -> str:
         (_("Recovered"), report.recovered),
         (_("Still failing"), report.still_failing),
         (_("Permanent errors"), report.permanent_errors),
+        (_("Expired (not delivered in time)"), report.expired),
         (_("Anomalies"), ", ".join(f"{k}={v}" for k, v in report.anomalies.items())),
     ]
     lines = [f"{label}: {value}" for label, value in figures]

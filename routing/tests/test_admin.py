@@ -161,7 +161,7 @@ def test_process_now(client, buyer, world):
     response = client.post(reverse("admin:routing_delivery_process"), follow=True)
 
     assert response.redirect_chain[-1][0] == reverse("admin:routing_delivery_changelist")
-    assert "Queue processed: 1 sent to workers, 0 released, 0 re-dispatched." in (
+    assert "Queue processed: 1 sent to workers, 0 released, 0 re-dispatched, 0 expired." in (
         messages_of(response)
     )
     assert Lead.objects.get(pk=due.pk).status == Lead.Status.SUCCESS

@@ -13,8 +13,9 @@ from rest_framework.authtoken.models import Token
 from enersolar.models import QualityMapping
 from enersolar.roles import VIEWER
 from enersolar.tests.factories import UserFactory
+from leads.corrections import lead_correct
 from leads.models import Lead
-from leads.services import lead_correct, lead_receive
+from leads.services import lead_receive
 
 from .helpers import make_world
 

@@ -136,7 +136,13 @@ def test_process_runs_the_queue_for_admins(client, buyer, world, frozen):
     response = client.post("/api/queue/process")
 
     assert response.status_code == 200
-    assert response.json() == {"released": 0, "dispatched": 2, "probed": 0, "swept": 0}
+    assert response.json() == {
+        "released": 0,
+        "dispatched": 2,
+        "probed": 0,
+        "swept": 0,
+        "expired": 0,
+    }
     assert buyer.count_by_idempotency_key() == {str(d.pk): 1 for d in due}
     assert Lead.objects.get(pk=later.pk).status == Lead.Status.QUEUED
     entry = ActivityLog.objects.get(action=ActivityLog.Action.QUEUE_ACTION)
@@ -147,6 +153,7 @@ def test_process_runs_the_queue_for_admins(client, buyer, world, frozen):
         "dispatched": 2,
         "probed": 0,
         "swept": 0,
+        "expired": 0,
     }
 
 
