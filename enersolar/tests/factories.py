@@ -53,4 +53,9 @@ class UserFactory(factory.django.DjangoModelFactory):
     @factory.post_generation
     def role(self, create, extracted, **kwargs):
         if create and extracted:
-            self.groups.add(Group.objects.get(name=extracted))
+            was_staff = self.is_staff
+            self.groups.add(Group.objects.get(name=extracted))  # makes the user staff
+            if not was_staff:
+                # A role's user whose staff status an admin took away since.
+                type(self).objects.filter(pk=self.pk).update(is_staff=False)
+                self.is_staff = False
