@@ -58,6 +58,11 @@ def _wait_for(condition, timeout=5.0):
     return False
 
 
+# The heartbeat thread writes while the test thread reads: SQLite's shared
+# in-memory test database locks the table across threads ("database table is
+# locked", seen under load). On SQLite the system suite checks the heartbeats
+# of a real worker process (tests/system/test_monitoring.py).
+@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_beats_from_ready_to_shutdown(settings):
     """The worker's own signals start and stop the heartbeat thread; a worker
