@@ -208,7 +208,7 @@ class LeadAdminBase(ReadOnlyAdmin):
     def origin_crm(self, obj):
         """The CRM owning the account's traffic, as the origin-CRM filter
         (selectors.leads_of_origin_crm) reads it: known routed or not."""
-        return obj.account.origin_crm if obj.account else "—"
+        return obj.account.origin_crm if obj.account else None  # the list's "-"
 
     @admin.display(description=_("consent IP address"))
     def consent_ip(self, obj):

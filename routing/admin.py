@@ -291,11 +291,11 @@ class LeadDeliveryMixin:
 
     @admin.display(description=_("target CRM"), ordering="delivery__crm__name")
     def target_crm(self, obj):
-        """The CRM the lead was routed to; "—" before routing (held, rejected)."""
+        """The CRM the lead was routed to; the list's "-" before routing (held, rejected)."""
         try:
             return obj.delivery.crm
         except ObjectDoesNotExist:
-            return "—"
+            return None
 
     @admin.action(description=_("Relancer (send again now)"), permissions=["retry"])
     def retry(self, request, queryset):
