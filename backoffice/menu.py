@@ -38,8 +38,12 @@ class Section:
 # every admin page and would mark as the current entry everywhere: the anchor of
 # the dashboard on that page keeps the link right and the mark where it belongs.
 DASHBOARD = Page("dashboard", _("Dashboard"), "admin:index", anchor="#dashboard")
+DEPARTMENTS_PERMISSION = "leads.view_lead"  # the departments page's (backoffice/sites.py)
 DEPARTMENTS = Page(
-    "departments", _("Leads per department"), "admin:departments", permission="leads.view_lead"
+    "departments",
+    _("Leads per department"),
+    "admin:departments",
+    permission=DEPARTMENTS_PERMISSION,
 )
 BILLING = Page(
     "billing", _("Billing between CRMs"), "admin:billing_overview", with_model="billing.Statement"

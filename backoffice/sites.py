@@ -18,9 +18,8 @@ from . import selectors
 from .charts import ranked_bars
 from .dashboard import dashboard_build
 from .forms import DepartmentsFilterForm
-from .menu import menu_build
+from .menu import DEPARTMENTS_PERMISSION, menu_build
 
-DEPARTMENTS_PERMISSION = "leads.view_lead"
 CHART_DEPARTMENTS = 30  # bars in the ranked chart; the table lists them all
 
 
