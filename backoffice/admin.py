@@ -24,8 +24,19 @@ from leads.admin import LeadAdminBase, LeadCorrectionMixin, RejectedLeadAdminBas
 from leads.models import Lead, RejectedLead
 from legacy.admin import LEAD_LEGACY_FILTERS, LeadLegacyMixin
 from legacy.resources import LeadExportResource, LeadImportResource
-from routing.admin import LEAD_DELIVERY_FILTERS, LeadDeliveryMixin, OrderAdminBase
+from routing.admin import (
+    LEAD_DELIVERY_FILTERS,
+    LEAD_DELIVERY_SELECT_RELATED,
+    LeadDeliveryMixin,
+    OrderAdminBase,
+)
 from routing.models import Order
+
+
+def _columns_with_target_crm(columns: list[str]) -> list[str]:
+    """The lead list's columns with routing's target CRM beside the origin CRM."""
+    at = columns.index("origin_crm") + 1
+    return [*columns[:at], "target_crm", *columns[at:]]
 
 
 @admin.register(Lead)
@@ -38,6 +49,8 @@ class LeadAdmin(
     LeadCorrectionMixin,  # leads: "Correct and send again" a rejected lead, its corrections
     LeadAdminBase,  # leads: columns, filters, search, fieldsets
 ):
+    list_display = _columns_with_target_crm(LeadAdminBase.list_display)
+    list_select_related = [*LeadAdminBase.list_select_related, *LEAD_DELIVERY_SELECT_RELATED]
     list_filter = [*LeadAdminBase.list_filter, *LEAD_DELIVERY_FILTERS, *LEAD_LEGACY_FILTERS]
     actions = ["retry", "correct_lead", "return_leads", "erase_person"]
     resource_classes = [LeadImportResource]

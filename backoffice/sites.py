@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse, HttpResponseBadRequest
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -18,8 +18,8 @@ from . import selectors
 from .charts import ranked_bars
 from .dashboard import dashboard_build
 from .forms import DepartmentsFilterForm
+from .menu import DEPARTMENTS_PERMISSION, menu_build
 
-DEPARTMENTS_PERMISSION = "leads.view_lead"
 CHART_DEPARTMENTS = 30  # bars in the ranked chart; the table lists them all
 
 
@@ -50,29 +50,12 @@ class EnerSolarAdminSite(admin.AdminSite):
         ]
 
     def get_app_list(self, request, app_label=None):
+        """The menu (sidebar and index) in sections ordered by use
+        (backoffice/menu.py); an app's own page (/admin/<app>/) keeps its app."""
         app_list = super().get_app_list(request, app_label)
-        if app_label is None and request.user.has_perm(DEPARTMENTS_PERMISSION):
-            departments_url = reverse("admin:departments", current_app=self.name)
-            app_list.insert(
-                0,
-                {
-                    "name": _("Dashboards"),
-                    "app_label": "backoffice",
-                    "app_url": departments_url,
-                    "has_module_perms": True,
-                    "models": [
-                        {
-                            "name": _("Departments"),
-                            "object_name": "Departments",
-                            "admin_url": departments_url,
-                            "add_url": None,
-                            "view_only": True,
-                            "perms": {"view": True},
-                        }
-                    ],
-                },
-            )
-        return app_list
+        if app_label is not None:
+            return app_list
+        return menu_build(app_list, request.user, self.name)
 
     # --- Dashboard (the index) ---------------------------------------------------
 

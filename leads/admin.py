@@ -40,8 +40,12 @@ from .selectors import (
 
 
 class DepartmentFilter(admin.SimpleListFilter):
+    """A hundred departments: a search box over a short list
+    (templates/admin/searchable_filter.html), not a wall of links."""
+
     title = _("department")
     parameter_name = "departement"
+    template = "admin/searchable_filter.html"
 
     def lookups(self, request, model_admin):
         return [(code, f"{code} {name}") for code, name in DEPARTMENTS.items()]
@@ -115,6 +119,7 @@ class LeadAdminBase(ReadOnlyAdmin):
         "status",
         "product_type",
         "account",
+        "origin_crm",
         "departement",
         "nom",
         "phone",
@@ -132,7 +137,8 @@ class LeadAdminBase(ReadOnlyAdmin):
         "source",
         "created_at",
     ]
-    list_select_related = ["product_type", "account"]
+    # The account's origin CRM in the same query as the account (the column below).
+    list_select_related = ["product_type", "account__origin_crm"]
     # Exact matches only, so every search is an index lookup even at millions of rows.
     search_fields = ["=phone", "=email", "=nom", "=utm_campaign"]
     search_help_text = _("Phone (any format), e-mail, last name, campaign or lead id.")
@@ -197,6 +203,12 @@ class LeadAdminBase(ReadOnlyAdmin):
         ),
         (_("Submitted data"), {"fields": ["submitted_data"]}),
     ]
+
+    @admin.display(description=_("origin CRM"), ordering="account__origin_crm__name")
+    def origin_crm(self, obj):
+        """The CRM owning the account's traffic, as the origin-CRM filter
+        (selectors.leads_of_origin_crm) reads it: known routed or not."""
+        return obj.account.origin_crm if obj.account else None  # the list's "-"
 
     @admin.display(description=_("consent IP address"))
     def consent_ip(self, obj):
@@ -306,6 +318,7 @@ class RejectedLeadAdminBase(LeadAdminBase):
         "nom",
         "form_code",
         "account",
+        "origin_crm",
         "product_type",
         "departement",
         "source",

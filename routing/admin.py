@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
@@ -262,6 +263,8 @@ class CrossCRMFilter(admin.SimpleListFilter):
 
 # What routing adds to the lead admin (assembled in backoffice/admin.py).
 LEAD_DELIVERY_FILTERS = [TargetCRMFilter, CrossCRMFilter]
+# The delivery and its CRM joined to each row of the list (the target_crm column).
+LEAD_DELIVERY_SELECT_RELATED = ["delivery__crm"]
 
 
 class LeadDeliveryMixin:
@@ -285,6 +288,14 @@ class LeadDeliveryMixin:
         return render_to_string(
             "admin/routing/lead_delivery_panel.html", {"delivery": delivery, "attempts": attempts}
         )
+
+    @admin.display(description=_("target CRM"), ordering="delivery__crm__name")
+    def target_crm(self, obj):
+        """The CRM the lead was routed to; the list's "-" before routing (held, rejected)."""
+        try:
+            return obj.delivery.crm
+        except ObjectDoesNotExist:
+            return None
 
     @admin.action(description=_("Relancer (send again now)"), permissions=["retry"])
     def retry(self, request, queryset):

@@ -1,7 +1,7 @@
 """The lead back office as the whole admin chain builds it (leads → routing →
 billing → legacy): the rejected-leads entry with its reasons in words, the
-origin-CRM filter, the export of the filtered list, and what must stay true
-of the list at millions of rows."""
+origin-CRM filter, the export of the filtered list, what must stay true
+of the list at millions of rows, its CRM columns and its department filter."""
 
 import csv
 import html
@@ -17,6 +17,7 @@ from enersolar.roles import VIEWER
 from enersolar.tests.factories import CRMFactory, UserFactory
 from leads.models import Lead, RejectedLead
 from leads.tests.factories import LeadFactory
+from routing.tests.factories import DeliveryFactory
 from tracking.tests.factories import FormFactory
 
 pytestmark = pytest.mark.django_db
@@ -207,3 +208,53 @@ def test_the_lead_page_shows_the_delivery_attempts_panel(client, leads):
     url = reverse("admin:leads_lead_change", args=[leads["valid"].pk])
     page = html.unescape(viewer(client).get(url).content.decode())
     assert "Routage et tentatives" in page
+
+
+# --- Target-CRM and origin-CRM columns; the department filter (issue 15 §4) -------------------
+
+
+def test_the_lead_list_shows_origin_and_target_crm_in_one_query_per_row_set(
+    client, django_assert_max_num_queries
+):
+    zr7 = CRMFactory(slug="zr7", name="ZR7 Digital")
+    mdl = CRMFactory(slug="mdl", name="Maison du Lead")
+    form = FormFactory(landing_page__account__origin_crm=zr7)
+    cross = DeliveryFactory(lead=LeadFactory(form=form), crm=mdl).lead
+    held = LeadFactory(form=form, status=Lead.Status.PENDING_NO_ORDER)
+    client = viewer(client)
+    client.get(LEADS)  # the session and the user's permissions, cached
+
+    with django_assert_max_num_queries(12) as one_each:
+        page = client.get(LEADS).content.decode()
+
+    assert row_cells(page, cross.pk)["origin_crm"] == "ZR7 Digital"
+    assert row_cells(page, cross.pk)["target_crm"] == "Maison du Lead"
+    assert row_cells(page, held.pk)["target_crm"] == "-"  # not routed
+    assert "CRM d'origine" in html.unescape(page) and "CRM cible" in page
+    for _n in range(5):
+        DeliveryFactory(lead=LeadFactory(form=form), crm=zr7)
+    with django_assert_max_num_queries(len(one_each)):
+        assert len(shown_ids(client.get(LEADS).content.decode())) == 7
+
+
+def row_cells(page: str, lead_id) -> dict[str, str]:
+    """The cells of a lead's row, by column (`field-<name>` classes)."""
+    row = re.search(rf"<tr>(?:(?!</tr>).)*/{lead_id}/(?:(?!</tr>).)*</tr>", page, re.S).group(0)
+    cells = re.findall(r'<t[dh] class="field-(\w+)[^"]*">(.*?)</t[dh]>', row, re.S)
+    return {name: html.unescape(re.sub(r"<[^>]+>", "", value)).strip() for name, value in cells}
+
+
+@pytest.mark.parametrize("url", [LEADS, REJECTED])
+def test_the_department_filter_is_a_search_box_over_a_short_list(client, url):
+    rhone = LeadFactory(departement="69", status=Lead.Status.ORPHAN, form=None)
+    LeadFactory(departement="13", status=Lead.Status.ORPHAN, form=None)
+    client = viewer(client)
+
+    page = html.unescape(client.get(url).content.decode())
+    filtered = html.unescape(client.get(url, {"departement": "69"}).content.decode())
+
+    assert 'class="rdz-searchable-filter-search"' in page
+    assert '<option value="?departement=69">69 Rhône</option>' in page
+    assert 'href="?departement=69"' not in page  # no longer a wall of links
+    assert shown_ids(filtered) == {str(rhone.pk)}
+    assert '<option value="?departement=69" selected>69 Rhône</option>' in filtered

@@ -81,7 +81,7 @@ def test_dashboard_and_departments_pages(page, console, screenshot, demo_site):
     assert labels == ["13 – Bouches-du-Rhône", "75 – Paris", "69 – Rhône"]
     assert page.locator("#departments-table tfoot td.num").last.inner_text() == "5"
     # The menu links here too.
-    assert page.locator(".app-backoffice a[href='/admin/departments/']").first.is_visible()
+    assert page.locator(".app-menu-reports a[href='/admin/departments/']").first.is_visible()
     screenshot("departments")
 
     page.select_option("#id_source", "public")
