@@ -148,13 +148,26 @@ def form_by_legacy_id(value: str) -> Form | None:
     return _forms.get(("legacy_id", value), _form_load, cache_none=False)
 
 
+def landing_page_with_form(code: str) -> LandingPage | None:
+    """The LP of a code with the form it serves (LandingPage.form, chosen by
+    staff) and what a public form answer shows of it, in one query."""
+    return (
+        LandingPage.objects.select_related(
+            "form__account", "form__product_type", "form__landing_page"
+        )
+        .filter(code=code)
+        .order_by()
+        .first()
+    )
+
+
 def _landing_page_load(code: str) -> tuple[LandingPage, Form | None] | None:
-    landing_page = LandingPage.objects.filter(code=code).order_by().first()
+    landing_page = landing_page_with_form(code)
     return (landing_page, landing_page.linked_form) if landing_page else None
 
 
 def landing_page_by_code(code: str) -> tuple[LandingPage, Form | None] | None:
-    """(landing page, its linked form) of an LP code; shared, read-only."""
+    """(landing page, the form it serves) of an LP code; shared, read-only."""
     if not code:
         return None
     return _landing_pages.get(code, _landing_page_load, cache_none=False)
