@@ -209,6 +209,9 @@ class FormStatsSnapshot(HasConversion, models.Model):
     )
     started = models.PositiveIntegerField(_("started"))
     finished = models.PositiveIntegerField(_("finished"))
+    # Leads whose session did not start the form (tracking.selectors);
+    # 0 in snapshots taken before it was counted apart.
+    direct = models.PositiveIntegerField(_("direct"), default=0)
 
     class Meta:
         verbose_name = _("stats snapshot")
