@@ -18,13 +18,11 @@ from enersolar.models import CRM, ProductType
 from leads.models import Lead
 from routing.models import VerificationReport
 from tracking.models import TrackingEvent
+from tracking.selectors import lead_is_direct, start_left_a_lead
 
 from .models import FormStartDayCount, LeadDayCount
 
 NOT_ROUTED = ""  # the CRM "column" of leads that have no delivery
-# A lead "finishes" a form as the form cards count it (tracking.selectors):
-# it names a form, and is not the same visitor clicking submit twice.
-FINISHED_A_FORM = Q(form__isnull=False) & ~Q(status=Lead.Status.DOUBLE_SUBMIT)
 
 
 def day_start(day: date) -> datetime:
@@ -41,8 +39,9 @@ class LeadDays:
     days: list[date]
     # (day, status, target CRM name or NOT_ROUTED) -> leads
     counts: dict[tuple[date, str, str], int] = field(default_factory=dict)
-    # day -> leads that finished a form (the conversion's "finished", as on the form cards)
-    finished: dict[date, int] = field(default_factory=dict)
+    # day -> direct leads: accepted, of a form their session did not start
+    # (tracking.selectors.lead_is_direct, as on the form cards)
+    direct: dict[date, int] = field(default_factory=dict)
 
     @property
     def today(self) -> date:
@@ -60,8 +59,8 @@ class LeadDays:
     def total(self, day: date | None = None) -> int:
         return sum(n for (d, _, _), n in self.counts.items() if day is None or d == day)
 
-    def finished_total(self, day: date | None = None) -> int:
-        return sum(n for d, n in self.finished.items() if day is None or d == day)
+    def direct_total(self, day: date | None = None) -> int:
+        return sum(n for d, n in self.direct.items() if day is None or d == day)
 
 
 def lead_days(*, now: datetime, days: int = 7) -> LeadDays:
@@ -76,7 +75,7 @@ def lead_days(*, now: datetime, days: int = 7) -> LeadDays:
     if counted_until is not None and counted_until > live_from:
         live_from = counted_until
         for row in stored:
-            _lead_days_add(result, row.day, row.status, row.crm, row.leads, row.finished)
+            _lead_days_add(result, row.day, row.status, row.crm, row.leads, row.direct)
     _lead_days_count(result, since=live_from)
     return result
 
@@ -95,21 +94,21 @@ def _lead_days_empty(*, now: datetime, days: int) -> LeadDays:
     return LeadDays(days=[today - timedelta(days=days - 1 - i) for i in range(days)])
 
 
-def _lead_days_add(result: LeadDays, day: date, status: str, crm: str, leads: int, finished: int):
+def _lead_days_add(result: LeadDays, day: date, status: str, crm: str, leads: int, direct: int):
     key = (day, status, crm)
     result.counts[key] = result.counts.get(key, 0) + leads
-    result.finished[day] = result.finished.get(day, 0) + finished
+    result.direct[day] = result.direct.get(day, 0) + direct
 
 
 def _lead_days_count(result: LeadDays, *, since: datetime, until: datetime | None = None) -> None:
-    for day, status, crm, leads, finished in lead_day_rows(
+    for day, status, crm, leads, direct in lead_day_rows(
         days=result.days, since=since, until=until
     ):
-        _lead_days_add(result, day, status, crm, leads, finished)
+        _lead_days_add(result, day, status, crm, leads, direct)
 
 
 def lead_day_rows(*, days: list[date], since: datetime, until: datetime | None = None):
-    """(day, status, CRM, leads, finished) of the leads created in
+    """(day, status, CRM, leads, direct) of the leads created in
     [since, until or the end of the last day) within `days`, in one query:
     grouped by status and CRM, one conditional count per day. Grouping by the
     day itself made PostgreSQL sort every row of the week (it cannot tell
@@ -119,10 +118,11 @@ def lead_day_rows(*, days: list[date], since: datetime, until: datetime | None =
     bounds.append(day_start(days[-1] + timedelta(days=1)))
     end = min(until, bounds[-1]) if until is not None else bounds[-1]
     counts = {}
+    direct = lead_is_direct()
     for i in range(len(days)):
         in_day = Q(created_at__gte=bounds[i], created_at__lt=bounds[i + 1])
         counts[f"leads_{i}"] = Count("pk", filter=in_day)
-        counts[f"finished_{i}"] = Count("pk", filter=in_day & FINISHED_A_FORM)
+        counts[f"direct_{i}"] = Count("pk", filter=in_day & direct)
     rows = (
         Lead.objects.filter(created_at__gte=max(since, bounds[0]), created_at__lt=end)
         .values("status", "delivery__crm__name")
@@ -133,7 +133,7 @@ def lead_day_rows(*, days: list[date], since: datetime, until: datetime | None =
         crm = row["delivery__crm__name"] or NOT_ROUTED
         for i, day in enumerate(days):
             if row[f"leads_{i}"]:
-                yield day, row["status"], crm, row[f"leads_{i}"], row[f"finished_{i}"]
+                yield day, row["status"], crm, row[f"leads_{i}"], row[f"direct_{i}"]
 
 
 # --- Conversion -------------------------------------------------------------------
@@ -141,8 +141,14 @@ def lead_day_rows(*, days: list[date], since: datetime, until: datetime | None =
 
 @dataclass(frozen=True)
 class FormStarts:
+    """Sessions that started a form, and of them those that finished it
+    (left an accepted lead: tracking.selectors.start_left_a_lead), by the
+    day of the start, as on the form cards."""
+
     today: int
     period: int
+    finished_today: int = 0
+    finished_period: int = 0
 
 
 def form_starts(*, now: datetime, days: int = 7) -> FormStarts:
@@ -154,13 +160,22 @@ def form_starts(*, now: datetime, days: int = 7) -> FormStarts:
     stored = list(FormStartDayCount.objects.filter(day__gte=first_day, day__lte=today))
     counted_until = max((row.counted_until for row in stored), default=None)
     live_from = day_start(first_day)
-    period = today_count = 0
+    stored_counts = FormStarts(today=0, period=0)
     if counted_until is not None and counted_until > live_from:
         live_from = counted_until
-        period = sum(row.starts for row in stored)
-        today_count = sum(row.starts for row in stored if row.day == today)
+        stored_counts = FormStarts(
+            today=sum(row.starts for row in stored if row.day == today),
+            period=sum(row.starts for row in stored),
+            finished_today=sum(row.finished for row in stored if row.day == today),
+            finished_period=sum(row.finished for row in stored),
+        )
     live = _form_starts_count(since=live_from, today_start=day_start(today))
-    return FormStarts(today=today_count + live.today, period=period + live.period)
+    return FormStarts(
+        today=stored_counts.today + live.today,
+        period=stored_counts.period + live.period,
+        finished_today=stored_counts.finished_today + live.finished_today,
+        finished_period=stored_counts.finished_period + live.finished_period,
+    )
 
 
 def form_starts_live(*, now: datetime, days: int = 7) -> FormStarts:
@@ -170,28 +185,34 @@ def form_starts_live(*, now: datetime, days: int = 7) -> FormStarts:
 
 
 def _form_starts_count(*, since: datetime, today_start: datetime) -> FormStarts:
+    today, finished = Q(created_at__gte=today_start), start_left_a_lead()
     row = TrackingEvent.objects.filter(event_type="form_start", created_at__gte=since).aggregate(
-        period=Count("pk"), today=Count("pk", filter=Q(created_at__gte=today_start))
+        period=Count("pk"),
+        today=Count("pk", filter=today),
+        finished_period=Count("pk", filter=finished),
+        finished_today=Count("pk", filter=today & finished),
     )
-    return FormStarts(today=row["today"], period=row["period"])
+    return FormStarts(**row)
 
 
-def form_start_day_counts(*, days: list[date], until: datetime) -> dict[date, int]:
-    """Form starts of each of `days` before `until`, in one query (one
-    conditional count per day, as lead_day_rows)."""
+def form_start_day_counts(*, days: list[date], until: datetime) -> dict[date, tuple[int, int]]:
+    """(form starts, finished starts) of each of `days` before `until`, in
+    one query (conditional counts per day, as lead_day_rows)."""
     bounds = [day_start(day) for day in days]
     bounds.append(day_start(days[-1] + timedelta(days=1)))
+    finished, counts = start_left_a_lead(), {}
+    for i in range(len(days)):
+        in_day = Q(created_at__gte=bounds[i], created_at__lt=bounds[i + 1])
+        counts[f"starts_{i}"] = Count("pk", filter=in_day)
+        counts[f"finished_{i}"] = Count("pk", filter=in_day & finished)
     row = TrackingEvent.objects.filter(
         event_type="form_start", created_at__gte=bounds[0], created_at__lt=min(until, bounds[-1])
-    ).aggregate(
-        **{
-            f"starts_{i}": Count(
-                "pk", filter=Q(created_at__gte=bounds[i], created_at__lt=bounds[i + 1])
-            )
-            for i in range(len(days))
-        }
-    )
-    return {day: row[f"starts_{i}"] for i, day in enumerate(days) if row[f"starts_{i}"]}
+    ).aggregate(**counts)
+    return {
+        day: (row[f"starts_{i}"], row[f"finished_{i}"])
+        for i, day in enumerate(days)
+        if row[f"starts_{i}"]
+    }
 
 
 # --- CRM circuits, verification, budgets -----------------------------------------------

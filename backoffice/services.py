@@ -31,26 +31,28 @@ def lead_day_counts_refresh(*, now: datetime | None = None, days: int = 7) -> in
     window = [today - timedelta(days=days - 1 - i) for i in range(days)]
     counts: dict[tuple, list[int]] = {}
     # A CRM's name can appear twice (two CRM rows, same name): one row per key.
-    for day, status, crm, leads, finished in selectors.lead_day_rows(
+    for day, status, crm, leads, direct in selectors.lead_day_rows(
         days=window, since=selectors.day_start(window[0]), until=counted_until
     ):
         total = counts.setdefault((day, status, crm), [0, 0])
         total[0] += leads
-        total[1] += finished
+        total[1] += direct
     rows = [
         LeadDayCount(
             day=day,
             status=status,
             crm=crm,
             leads=leads,
-            finished=finished,
+            direct=direct,
             counted_until=counted_until,
         )
-        for (day, status, crm), (leads, finished) in counts.items()
+        for (day, status, crm), (leads, direct) in counts.items()
     ]
     starts = [
-        FormStartDayCount(day=day, starts=n, counted_until=counted_until)
-        for day, n in selectors.form_start_day_counts(days=window, until=counted_until).items()
+        FormStartDayCount(day=day, starts=n, finished=finished, counted_until=counted_until)
+        for day, (n, finished) in selectors.form_start_day_counts(
+            days=window, until=counted_until
+        ).items()
     ]
     with transaction.atomic():
         LeadDayCount.objects.all().delete()

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
-from django.db.models import Count, Exists, IntegerField, OuterRef, QuerySet, Subquery, Value
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from enersolar.models import CRM, Account, ProductType
@@ -69,6 +69,22 @@ def _count_per_form(rows: QuerySet, *, until: datetime | None) -> Subquery:
     return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
 
 
+def start_left_a_lead() -> Exists:
+    """For form_start events: the session left an accepted lead of the form
+    (the start is "finished")."""
+    accepted = _lead_model().objects.exclude(status__in=REJECTED_AT_INTAKE)
+    return Exists(accepted.filter(session_id=OuterRef("session_id"), form_id=OuterRef("form_id")))
+
+
+def lead_is_direct() -> Q:
+    """For leads: an accepted lead of a form whose session did not start
+    that form (no session, or no form_start in it)."""
+    session_started = TrackingEvent.objects.filter(
+        event_type="form_start", session_id=OuterRef("session_id"), form_id=OuterRef("form_id")
+    )
+    return Q(form__isnull=False) & ~Q(status__in=REJECTED_AT_INTAKE) & ~Q(Exists(session_started))
+
+
 def forms_with_stats(forms: QuerySet[Form] | None = None, *, until: datetime | None = None):
     """`forms` annotated with `started`, `finished` and `direct` (see the
     module's docstring): any number of forms in a single query, never one per
@@ -76,17 +92,10 @@ def forms_with_stats(forms: QuerySet[Form] | None = None, *, until: datetime | N
     probe per start and per lead of the form."""
     forms = Form.objects.all() if forms is None else forms
     starts = TrackingEvent.objects.filter(event_type="form_start")
-    accepted = _lead_model().objects.exclude(status__in=REJECTED_AT_INTAKE)
-    left_a_lead = Exists(
-        accepted.filter(session_id=OuterRef("session_id"), form_id=OuterRef("form_id"))
-    )
-    session_started = Exists(
-        starts.filter(session_id=OuterRef("session_id"), form_id=OuterRef("form_id"))
-    )
     return forms.annotate(
         started=_count_per_form(starts, until=until),
-        finished=_count_per_form(starts.filter(left_a_lead), until=until),
-        direct=_count_per_form(accepted.filter(~session_started), until=until),
+        finished=_count_per_form(starts.filter(start_left_a_lead()), until=until),
+        direct=_count_per_form(_lead_model().objects.filter(lead_is_direct()), until=until),
     )
 
 
