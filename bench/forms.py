@@ -119,6 +119,7 @@ def data_generate(*, forms: int, sessions: int, leads: int) -> None:
                                   WHEN n % 25 < 3 THEN 'invalid_phone'
                                   WHEN n % 25 < 20 THEN 'success' ELSE 'failed' END""",
                 "reasons": "'[]'::jsonb",
+                "raw_payload": "'{}'::jsonb",
                 "source": "'public'",
                 "created_at": "at + interval '3 minutes'",
                 "register_date": "extract(epoch FROM at)::bigint",
