@@ -79,14 +79,14 @@ def leads_widget(*, now: datetime) -> dict:
             "started": starts.today,
             "finished": starts.finished_today,
             "rate": conversion_rate(started=starts.today, finished=starts.finished_today),
-            "direct": week.direct_total(week.today),
+            "direct": starts.direct_today,
         },
         {
             "label": _("last 7 days"),
             "started": starts.period,
             "finished": starts.finished_period,
             "rate": conversion_rate(started=starts.period, finished=starts.finished_period),
-            "direct": week.direct_total(),
+            "direct": starts.direct_period,
         },
     ]
     return {
