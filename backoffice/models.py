@@ -15,7 +15,6 @@ class LeadDayCount(models.Model):
     status = models.CharField(_("status"), max_length=20)
     crm = models.CharField(_("target CRM"), max_length=100, blank=True)  # "" = not routed
     leads = models.PositiveIntegerField(_("leads"))
-    finished = models.PositiveIntegerField(_("leads that finished a form"))
     counted_until = models.DateTimeField(_("counted until"))
 
     class Meta:
@@ -30,12 +29,15 @@ class LeadDayCount(models.Model):
 
 
 class FormStartDayCount(models.Model):
-    """Sessions that started a form on one Paris day (the conversion's
-    "started"), as of `counted_until`: stored with LeadDayCount, for the same
+    """The conversion's numbers of one Paris day (selectors.conversion_day_counts):
+    sessions that started a form, those of them that finished it, and the
+    direct leads, as of `counted_until`: stored with LeadDayCount, for the same
     reason (a million form starts a day take a quarter of a second to count)."""
 
     day = models.DateField(_("day"), unique=True)
     starts = models.PositiveIntegerField(_("form starts"))
+    finished = models.PositiveIntegerField(_("finished form starts"), default=0)
+    direct = models.PositiveIntegerField(_("direct leads"), default=0)
     counted_until = models.DateTimeField(_("counted until"))
 
     class Meta:

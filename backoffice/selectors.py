@@ -18,13 +18,11 @@ from enersolar.models import CRM, ProductType
 from leads.models import Lead
 from routing.models import VerificationReport
 from tracking.models import TrackingEvent
+from tracking.selectors import lead_is_direct, start_left_a_lead
 
 from .models import FormStartDayCount, LeadDayCount
 
 NOT_ROUTED = ""  # the CRM "column" of leads that have no delivery
-# A lead "finishes" a form as the form cards count it (tracking.selectors):
-# it names a form, and is not the same visitor clicking submit twice.
-FINISHED_A_FORM = Q(form__isnull=False) & ~Q(status=Lead.Status.DOUBLE_SUBMIT)
 
 
 def day_start(day: date) -> datetime:
@@ -41,8 +39,6 @@ class LeadDays:
     days: list[date]
     # (day, status, target CRM name or NOT_ROUTED) -> leads
     counts: dict[tuple[date, str, str], int] = field(default_factory=dict)
-    # day -> leads that finished a form (the conversion's "finished", as on the form cards)
-    finished: dict[date, int] = field(default_factory=dict)
 
     @property
     def today(self) -> date:
@@ -60,9 +56,6 @@ class LeadDays:
     def total(self, day: date | None = None) -> int:
         return sum(n for (d, _, _), n in self.counts.items() if day is None or d == day)
 
-    def finished_total(self, day: date | None = None) -> int:
-        return sum(n for d, n in self.finished.items() if day is None or d == day)
-
 
 def lead_days(*, now: datetime, days: int = 7) -> LeadDays:
     """The last `days` Paris days up to today: the stored counts
@@ -76,7 +69,7 @@ def lead_days(*, now: datetime, days: int = 7) -> LeadDays:
     if counted_until is not None and counted_until > live_from:
         live_from = counted_until
         for row in stored:
-            _lead_days_add(result, row.day, row.status, row.crm, row.leads, row.finished)
+            _lead_days_add(result, row.day, row.status, row.crm, row.leads)
     _lead_days_count(result, since=live_from)
     return result
 
@@ -95,21 +88,18 @@ def _lead_days_empty(*, now: datetime, days: int) -> LeadDays:
     return LeadDays(days=[today - timedelta(days=days - 1 - i) for i in range(days)])
 
 
-def _lead_days_add(result: LeadDays, day: date, status: str, crm: str, leads: int, finished: int):
+def _lead_days_add(result: LeadDays, day: date, status: str, crm: str, leads: int):
     key = (day, status, crm)
     result.counts[key] = result.counts.get(key, 0) + leads
-    result.finished[day] = result.finished.get(day, 0) + finished
 
 
 def _lead_days_count(result: LeadDays, *, since: datetime, until: datetime | None = None) -> None:
-    for day, status, crm, leads, finished in lead_day_rows(
-        days=result.days, since=since, until=until
-    ):
-        _lead_days_add(result, day, status, crm, leads, finished)
+    for day, status, crm, leads in lead_day_rows(days=result.days, since=since, until=until):
+        _lead_days_add(result, day, status, crm, leads)
 
 
 def lead_day_rows(*, days: list[date], since: datetime, until: datetime | None = None):
-    """(day, status, CRM, leads, finished) of the leads created in
+    """(day, status, CRM, leads) of the leads created in
     [since, until or the end of the last day) within `days`, in one query:
     grouped by status and CRM, one conditional count per day. Grouping by the
     day itself made PostgreSQL sort every row of the week (it cannot tell
@@ -122,7 +112,6 @@ def lead_day_rows(*, days: list[date], since: datetime, until: datetime | None =
     for i in range(len(days)):
         in_day = Q(created_at__gte=bounds[i], created_at__lt=bounds[i + 1])
         counts[f"leads_{i}"] = Count("pk", filter=in_day)
-        counts[f"finished_{i}"] = Count("pk", filter=in_day & FINISHED_A_FORM)
     rows = (
         Lead.objects.filter(created_at__gte=max(since, bounds[0]), created_at__lt=end)
         .values("status", "delivery__crm__name")
@@ -133,7 +122,7 @@ def lead_day_rows(*, days: list[date], since: datetime, until: datetime | None =
         crm = row["delivery__crm__name"] or NOT_ROUTED
         for i, day in enumerate(days):
             if row[f"leads_{i}"]:
-                yield day, row["status"], crm, row[f"leads_{i}"], row[f"finished_{i}"]
+                yield day, row["status"], crm, row[f"leads_{i}"]
 
 
 # --- Conversion -------------------------------------------------------------------
@@ -141,57 +130,84 @@ def lead_day_rows(*, days: list[date], since: datetime, until: datetime | None =
 
 @dataclass(frozen=True)
 class FormStarts:
+    """The conversion's numbers as the form cards count them
+    (tracking.selectors): sessions that started a form, those of them that
+    finished it (by the day of the start), and the direct leads (by the day
+    of the lead), today and over the period."""
+
     today: int
     period: int
+    finished_today: int = 0
+    finished_period: int = 0
+    direct_today: int = 0
+    direct_period: int = 0
+
+
+def _form_starts_sum(by_day: dict[date, tuple[int, int, int]], today: date) -> FormStarts:
+    """by_day: day -> (starts, finished, direct)."""
+    of_today = by_day.get(today, (0, 0, 0))
+    return FormStarts(
+        today=of_today[0],
+        period=sum(n[0] for n in by_day.values()),
+        finished_today=of_today[1],
+        finished_period=sum(n[1] for n in by_day.values()),
+        direct_today=of_today[2],
+        direct_period=sum(n[2] for n in by_day.values()),
+    )
 
 
 def form_starts(*, now: datetime, days: int = 7) -> FormStarts:
-    """Sessions that started a form (form_start is recorded once per
-    session): the stored counts (FormStartDayCount) and, counted live, the
-    starts since they were stored; everything live without them."""
+    """The stored counts (FormStartDayCount) and, counted live, those since
+    they were stored; everything live without them."""
     today = timezone.localdate(now)
-    first_day = today - timedelta(days=days - 1)
-    stored = list(FormStartDayCount.objects.filter(day__gte=first_day, day__lte=today))
+    window = [today - timedelta(days=days - 1 - i) for i in range(days)]
+    stored = list(FormStartDayCount.objects.filter(day__gte=window[0], day__lte=today))
     counted_until = max((row.counted_until for row in stored), default=None)
-    live_from = day_start(first_day)
-    period = today_count = 0
+    live_from = day_start(window[0])
+    by_day: dict[date, tuple[int, int, int]] = {}
     if counted_until is not None and counted_until > live_from:
         live_from = counted_until
-        period = sum(row.starts for row in stored)
-        today_count = sum(row.starts for row in stored if row.day == today)
-    live = _form_starts_count(since=live_from, today_start=day_start(today))
-    return FormStarts(today=today_count + live.today, period=period + live.period)
+        by_day = {row.day: (row.starts, row.finished, row.direct) for row in stored}
+    for day, counts in conversion_day_counts(days=window, since=live_from).items():
+        before = by_day.get(day, (0, 0, 0))
+        by_day[day] = tuple(a + b for a, b in zip(before, counts, strict=True))
+    return _form_starts_sum(by_day, today)
 
 
 def form_starts_live(*, now: datetime, days: int = 7) -> FormStarts:
-    """The same numbers from the events table only."""
-    today_start = day_start(timezone.localdate(now))
-    return _form_starts_count(since=today_start - timedelta(days=days - 1), today_start=today_start)
+    """The same numbers from the events and leads tables only."""
+    today = timezone.localdate(now)
+    window = [today - timedelta(days=days - 1 - i) for i in range(days)]
+    return _form_starts_sum(conversion_day_counts(days=window, since=day_start(window[0])), today)
 
 
-def _form_starts_count(*, since: datetime, today_start: datetime) -> FormStarts:
-    row = TrackingEvent.objects.filter(event_type="form_start", created_at__gte=since).aggregate(
-        period=Count("pk"), today=Count("pk", filter=Q(created_at__gte=today_start))
-    )
-    return FormStarts(today=row["today"], period=row["period"])
-
-
-def form_start_day_counts(*, days: list[date], until: datetime) -> dict[date, int]:
-    """Form starts of each of `days` before `until`, in one query (one
-    conditional count per day, as lead_day_rows)."""
+def conversion_day_counts(
+    *, days: list[date], since: datetime, until: datetime | None = None
+) -> dict[date, tuple[int, int, int]]:
+    """(form starts, finished starts, direct leads) of each of `days`, for
+    the rows created in [since, until or the end of the last day): three
+    queries (one conditional count per day, as lead_day_rows). Finished and
+    direct are WHERE conditions, not per-day FILTERs: PostgreSQL then joins
+    the starts and the leads as sets (a semi and an anti join), where a
+    FILTER would probe the other table once per row (ten times slower)."""
     bounds = [day_start(day) for day in days]
     bounds.append(day_start(days[-1] + timedelta(days=1)))
-    row = TrackingEvent.objects.filter(
-        event_type="form_start", created_at__gte=bounds[0], created_at__lt=min(until, bounds[-1])
-    ).aggregate(
-        **{
-            f"starts_{i}": Count(
-                "pk", filter=Q(created_at__gte=bounds[i], created_at__lt=bounds[i + 1])
-            )
-            for i in range(len(days))
-        }
-    )
-    return {day: row[f"starts_{i}"] for i, day in enumerate(days) if row[f"starts_{i}"]}
+    end = min(until, bounds[-1]) if until is not None else bounds[-1]
+    in_window = Q(created_at__gte=max(since, bounds[0]), created_at__lt=end)
+    per_day = {
+        f"n_{i}": Count("pk", filter=Q(created_at__gte=bounds[i], created_at__lt=bounds[i + 1]))
+        for i in range(len(days))
+    }
+    starts = TrackingEvent.objects.filter(in_window, event_type="form_start")
+    started = starts.aggregate(**per_day)
+    finished = starts.filter(start_left_a_lead()).aggregate(**per_day)
+    direct = Lead.objects.filter(in_window).filter(lead_is_direct()).aggregate(**per_day)
+    counts = {}
+    for i, day in enumerate(days):
+        key = f"n_{i}"
+        if started[key] or direct[key]:
+            counts[day] = (started[key], finished[key], direct[key])
+    return counts
 
 
 # --- CRM circuits, verification, budgets -----------------------------------------------

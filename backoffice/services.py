@@ -29,28 +29,28 @@ def lead_day_counts_refresh(*, now: datetime | None = None, days: int = 7) -> in
     counted_until = now - COMMIT_MARGIN
     today = timezone.localdate(now)
     window = [today - timedelta(days=days - 1 - i) for i in range(days)]
-    counts: dict[tuple, list[int]] = {}
+    counts: dict[tuple, int] = {}
     # A CRM's name can appear twice (two CRM rows, same name): one row per key.
-    for day, status, crm, leads, finished in selectors.lead_day_rows(
-        days=window, since=selectors.day_start(window[0]), until=counted_until
+    since = selectors.day_start(window[0])
+    for day, status, crm, leads in selectors.lead_day_rows(
+        days=window, since=since, until=counted_until
     ):
-        total = counts.setdefault((day, status, crm), [0, 0])
-        total[0] += leads
-        total[1] += finished
+        counts[day, status, crm] = counts.get((day, status, crm), 0) + leads
     rows = [
-        LeadDayCount(
-            day=day,
-            status=status,
-            crm=crm,
-            leads=leads,
-            finished=finished,
-            counted_until=counted_until,
-        )
-        for (day, status, crm), (leads, finished) in counts.items()
+        LeadDayCount(day=day, status=status, crm=crm, leads=leads, counted_until=counted_until)
+        for (day, status, crm), leads in counts.items()
     ]
     starts = [
-        FormStartDayCount(day=day, starts=n, counted_until=counted_until)
-        for day, n in selectors.form_start_day_counts(days=window, until=counted_until).items()
+        FormStartDayCount(
+            day=day,
+            starts=starts,
+            finished=finished,
+            direct=direct,
+            counted_until=counted_until,
+        )
+        for day, (starts, finished, direct) in selectors.conversion_day_counts(
+            days=window, since=since, until=counted_until
+        ).items()
     ]
     with transaction.atomic():
         LeadDayCount.objects.all().delete()

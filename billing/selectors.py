@@ -4,10 +4,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Count, Exists, F, OuterRef, Sum
+from django.db.models import Count, Exists, OuterRef, Sum
 
 from enersolar.models import CRM
 from routing.models import Delivery, Order
+from routing.selectors import cross_crm_condition
 
 from .models import BudgetAlert, LeadReturn
 
@@ -15,18 +16,15 @@ ZERO = Decimal("0.00")
 
 
 def billable_deliveries(start: datetime, end: datetime):
-    """Leads delivered in [start, end) to a CRM other than their origin CRM,
-    not returned: each makes the receiving CRM owe the origin CRM its price."""
-    return (
-        Delivery.objects.filter(
-            state=Delivery.State.SUCCESS,
-            delivered_at__gte=start,
-            delivered_at__lt=end,
-            origin_crm__isnull=False,
-        )
-        .exclude(origin_crm=F("crm"))
-        .exclude(Exists(LeadReturn.objects.filter(lead_id=OuterRef("pk"))))
-    )
+    """Cross-CRM leads (routing.selectors.cross_crm_condition, the one
+    definition) delivered in [start, end), not returned: each makes the
+    receiving CRM owe the origin CRM its price."""
+    return Delivery.objects.filter(
+        cross_crm_condition(),
+        state=Delivery.State.SUCCESS,
+        delivered_at__gte=start,
+        delivered_at__lt=end,
+    ).exclude(Exists(LeadReturn.objects.filter(lead_id=OuterRef("pk"))))
 
 
 @dataclass

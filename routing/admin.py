@@ -25,7 +25,7 @@ from .models import (
     Order,
     VerificationReport,
 )
-from .selectors import leads_cross_crm, leads_routed_to
+from .selectors import cross_crm_condition, leads_cross_crm, leads_routed_to
 from .services.queue import held_leads_release, lead_retry, queue_process, queue_retry_exhausted
 from .services.verification import verification_run
 from .tasks import dispatch_leads, dispatch_queue_run
@@ -93,6 +93,24 @@ class DeliveryAttemptInline(ReadOnlyInline):
     ]
 
 
+class DeliveryCrossCRMFilter(admin.SimpleListFilter):
+    """Cross-CRM deliveries by the one definition (selectors.cross_crm_condition),
+    not by the routing source."""
+
+    title = _("cross-CRM (outside the origin CRM)")
+    parameter_name = "cross_crm"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("yes")), ("no", _("no"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(cross_crm_condition())
+        if self.value() == "no":
+            return queryset.exclude(cross_crm_condition())
+        return queryset
+
+
 @admin.register(Delivery)
 class DeliveryAdmin(CSVExportAdmin, ReadOnlyAdmin):
     change_list_template = "admin/routing/delivery/change_list.html"
@@ -104,10 +122,11 @@ class DeliveryAdmin(CSVExportAdmin, ReadOnlyAdmin):
         "next_attempt_at",
         "last_error",
         "source",
+        "cross_crm",
         "unit_price",
         "routed_at",
     ]
-    list_filter = ["state", "crm", "source"]
+    list_filter = ["state", "crm", "source", DeliveryCrossCRMFilter]
     list_select_related = ["lead", "crm"]
     search_fields = ["=lead__id", "=lead__phone"]
     show_full_result_count = False
@@ -129,6 +148,10 @@ class DeliveryAdmin(CSVExportAdmin, ReadOnlyAdmin):
         "last_error",
         "delivered_at",
     ]
+
+    @admin.display(description=_("cross-CRM (outside the origin CRM)"), boolean=True)
+    def cross_crm(self, obj: Delivery) -> bool:
+        return obj.is_cross_crm
 
     @admin.action(description=_("Relancer (send again now)"), permissions=["retry"])
     def retry(self, request, queryset):
@@ -249,7 +272,9 @@ class TargetCRMFilter(admin.SimpleListFilter):
 
 
 class CrossCRMFilter(admin.SimpleListFilter):
-    title = _("cross-CRM")
+    """Delivered outside the lead's origin CRM (selectors.cross_crm_condition)."""
+
+    title = _("cross-CRM (outside the origin CRM)")
     parameter_name = "cross_crm"
 
     def lookups(self, request, model_admin):

@@ -248,7 +248,9 @@ class LeadFilter(filters.FilterSet):
         method="filter_date_to", help_text="Created on or before this day (Paris), YYYY-MM-DD."
     )
     cross_crm = filters.BooleanFilter(
-        method="filter_cross_crm", help_text="Routed through the cross-CRM fallback, or not."
+        method="filter_cross_crm",
+        help_text="Delivered to a CRM other than the lead's origin CRM (whatever the routing "
+        "source), or not.",
     )
     phone = filters.CharFilter(method="filter_phone", help_text="Any format: 06 12 34 56 78…")
     email = filters.CharFilter(method="filter_email")
@@ -302,8 +304,14 @@ class LeadCursorPagination(CursorPagination):
 class LeadDeliveryOutput(serializers.Serializer):
     target_crm = serializers.CharField(source="crm.slug")
     origin_crm = serializers.CharField(source="origin_crm.slug", allow_null=True, default=None)
-    routing_source = serializers.ChoiceField(source="source", choices=Delivery.Source.choices)
-    cross_crm = serializers.BooleanField(source="is_cross_crm")
+    routing_source = serializers.ChoiceField(
+        source="source",
+        choices=Delivery.Source.choices,
+        help_text="How routing chose the CRM (`cross_crm`: the fallback), not the cross-CRM fact.",
+    )
+    cross_crm = serializers.BooleanField(
+        source="is_cross_crm", help_text="Delivered to a CRM other than the origin CRM."
+    )
     state = serializers.ChoiceField(choices=Delivery.State.choices)
     attempts = serializers.IntegerField()
     unit_price = serializers.DecimalField(max_digits=10, decimal_places=2, allow_null=True)

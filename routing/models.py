@@ -106,7 +106,9 @@ class Delivery(models.Model):
     class Source(models.TextChoices):
         FORM_OVERRIDE = "form_override", _("form override")
         ACCOUNT_ROUTING = "account_routing", _("account routing")
-        CROSS_CRM = "cross_crm", _("cross-CRM")
+        # How routing chose the CRM; "cross-CRM fallback" is one way, not the
+        # cross-CRM fact (is_cross_crm: delivered outside the origin CRM).
+        CROSS_CRM = "cross_crm", _("cross-CRM fallback")
 
     class State(models.TextChoices):
         PENDING = "pending", _("pending")  # waiting for its (next) attempt
@@ -188,7 +190,10 @@ class Delivery(models.Model):
 
     @property
     def is_cross_crm(self) -> bool:
-        return self.source == self.Source.CROSS_CRM
+        """Routed to a CRM other than the origin CRM: the row-level twin of
+        routing.selectors.cross_crm_condition (keep them the same), whatever
+        `source` chose the CRM."""
+        return self.origin_crm_id is not None and self.crm_id != self.origin_crm_id
 
 
 class DeliveryAttempt(models.Model):

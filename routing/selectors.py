@@ -5,7 +5,7 @@ batch makes: a CRM's circuit row, the API keys to send."""
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, Min, Q, QuerySet
+from django.db.models import Count, F, Min, Q, QuerySet
 
 from enersolar.models import AccountRouting
 from leads.models import Lead
@@ -55,11 +55,26 @@ def leads_routed_to(leads: QuerySet[Lead], *, crm_slug: str) -> QuerySet[Lead]:
     return leads.filter(delivery__crm__slug=crm_slug)
 
 
+def cross_crm_condition(prefix: str = "") -> Q:
+    """THE definition of cross-CRM, for every list, filter, API, dashboard,
+    bill and export: the lead was routed to a CRM other than its origin CRM
+    (the account's CRM, recorded on the delivery when routing decided).
+
+    Whatever the routing *source* that chose the CRM (`Delivery.source`:
+    account routing, form override or the cross-CRM fallback): an ITE lead of
+    a zr7 account routed to mdl is cross-CRM, a zr7 lead sent to zr7 by the
+    fallback is not. Without an origin CRM (no account) a lead is never
+    cross-CRM. `prefix` reaches the delivery from another model ("delivery__"
+    from Lead); Delivery.is_cross_crm says the same of one row."""
+    return Q(**{f"{prefix}origin_crm__isnull": False}) & ~Q(
+        **{f"{prefix}crm": F(f"{prefix}origin_crm")}
+    )
+
+
 def leads_cross_crm(leads: QuerySet[Lead], *, cross: bool) -> QuerySet[Lead]:
-    """Routed through the cross-CRM fallback (cross=True), or not: never
-    routed leads count as not."""
-    through_fallback = {"delivery__source": Delivery.Source.CROSS_CRM}
-    return leads.filter(**through_fallback) if cross else leads.exclude(**through_fallback)
+    """Cross-CRM leads (cross=True), or the others: never routed leads count as not."""
+    condition = cross_crm_condition("delivery__")
+    return leads.filter(condition) if cross else leads.exclude(condition)
 
 
 def circuit_health(crm_id: int) -> CRMHealth | None:

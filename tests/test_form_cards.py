@@ -1,5 +1,6 @@
 """The forms' card view (SPEC §8): counters per form (started = sessions with
-form_start, finished = leads, conversion), filters, per-card actions, and the
+form_start, finished = those that left an accepted lead, conversion ≤ 100 %,
+direct = leads without a start, apart), filters, per-card actions, and the
 admin-only stats reset with its snapshot. Cross-app: the counters read leads."""
 
 import html
@@ -16,9 +17,9 @@ from enersolar.models import ActivityLog
 from enersolar.roles import ADMIN, EDITOR, VIEWER
 from enersolar.tests.factories import UserFactory, product
 from leads.models import Lead
-from leads.tests.factories import LeadFactory
+from leads.tests.factories import LeadFactory, form_finishes
 from tracking.models import Form, FormStatsSnapshot, TrackingEvent
-from tracking.selectors import form_stats, forms_with_stats
+from tracking.selectors import REJECTED_AT_INTAKE, form_stats, forms_with_stats
 from tracking.services import form_stats_reset
 from tracking.tests.factories import FormFactory, VisitorSessionFactory, form_starts
 
@@ -51,53 +52,78 @@ def pv_form():
 # --- The counters ---------------------------------------------------------------------------
 
 
-def test_started_counts_sessions_with_form_start_and_finished_counts_leads(pv_form):
-    form_starts(pv_form, 4)
+def test_finished_counts_started_sessions_that_left_an_accepted_lead(pv_form):
+    starts = form_starts(pv_form, 4)
     VisitorSessionFactory(form=pv_form)  # came, never started the form
-    session = VisitorSessionFactory(form=pv_form)
-    TrackingEvent.objects.create(session=session, event_type="form_step", form=pv_form)
-    LeadFactory(form=pv_form)
-    LeadFactory(form=pv_form, status=Lead.Status.INVALID_PHONE)  # a finisher, even if rejected
-    LeadFactory(form=pv_form, status=Lead.Status.DOUBLE_SUBMIT)  # the same person's 2nd click
+    stepped = VisitorSessionFactory(form=pv_form)
+    TrackingEvent.objects.create(session=stepped, event_type="form_step", form=pv_form)
+    LeadFactory(form=pv_form, session=starts[0].session)  # finished
+    LeadFactory(form=pv_form, session=starts[1].session, status=Lead.Status.INVALID_PHONE)
+    LeadFactory(form=pv_form, session=starts[2].session)  # finished, once…
+    LeadFactory(form=pv_form, session=starts[2].session, status=Lead.Status.DOUBLE_SUBMIT)
+    LeadFactory(form=pv_form, session=starts[3].session)  # …and once more, however many leads
+    LeadFactory(form=pv_form, session=starts[3].session, phone="0699999999")
+    LeadFactory(form=pv_form)  # no session: direct
+    LeadFactory(form=pv_form, session=stepped)  # its session never started: direct
+    LeadFactory(form=pv_form, status=Lead.Status.INVALID_PHONE)  # rejected: neither
+    LeadFactory(session=starts[0].session)  # another form's lead
     LeadFactory()  # another form's
 
     stats = form_stats(pv_form)
 
-    assert (stats.started, stats.finished) == (4, 2)
-    assert str(stats.conversion) == "50.0"
+    assert (stats.started, stats.finished, stats.direct) == (4, 3, 2)
+    assert str(stats.conversion) == "75.0"
+
+
+def test_the_issues_card_one_start_22_leads_is_not_2200_percent(pv_form):
+    [start] = form_starts(pv_form, 1)
+    LeadFactory(form=pv_form, session=start.session)
+    for _ in range(20):
+        LeadFactory(form=pv_form)  # posted without a form_start (a partner, a bare page)
+    LeadFactory(form=pv_form, status=Lead.Status.MISSING_REQUIRED)
+
+    stats = form_stats(pv_form)
+
+    assert (stats.started, stats.finished, stats.direct) == (1, 1, 20)
+    assert str(stats.conversion) == "100.0"
 
 
 def test_conversion_is_none_when_nobody_started(pv_form):
     LeadFactory(form=pv_form)  # e.g. posted by a partner, no session
     stats = form_stats(pv_form)
-    assert (stats.started, stats.finished, stats.conversion) == (0, 1, None)
+    assert (stats.started, stats.finished, stats.direct, stats.conversion) == (0, 0, 1, None)
 
 
 def test_counters_start_again_at_the_last_reset(pv_form):
     now = timezone.now()
-    form_starts(pv_form, 3, created_at=now - timedelta(days=2))
+    form_starts(pv_form, 2, created_at=now - timedelta(days=2))
+    form_finishes(pv_form, 1, created_at=now - timedelta(days=2))
     LeadFactory(form=pv_form, created_at=now - timedelta(days=2))
     pv_form.stats_reset_at = now - timedelta(days=1)
     pv_form.save()
-    form_starts(pv_form, 2, created_at=now - timedelta(hours=1))
-    LeadFactory(form=pv_form, created_at=now - timedelta(hours=1))
+    form_starts(pv_form, 1, created_at=now - timedelta(hours=1))
+    form_finishes(pv_form, 1, created_at=now - timedelta(hours=1))
 
     stats = form_stats(pv_form)
 
-    assert (stats.started, stats.finished) == (2, 1)
+    assert (stats.started, stats.finished, stats.direct) == (2, 1, 0)
 
 
 def test_every_form_gets_its_own_counters_in_one_query(django_assert_num_queries):
     forms = [FormFactory(product_type=product(code)) for code in ("PV", "PAC", "ITE")]
     for n, form in enumerate(forms, start=1):
-        form_starts(form, n * 2)
-        for _ in range(n):
-            LeadFactory(form=form)
+        form_starts(form, n)
+        form_finishes(form, n)
+        LeadFactory(form=form)
 
     with django_assert_num_queries(1):
-        rows = {f.code: (f.started, f.finished) for f in forms_with_stats()}
+        rows = {f.code: (f.started, f.finished, f.direct) for f in forms_with_stats()}
 
-    assert rows == {forms[0].code: (2, 1), forms[1].code: (4, 2), forms[2].code: (6, 3)}
+    assert rows == {
+        forms[0].code: (2, 1, 1),
+        forms[1].code: (4, 2, 1),
+        forms[2].code: (6, 3, 1),
+    }
 
 
 # --- The card page --------------------------------------------------------------------------
@@ -105,7 +131,8 @@ def test_every_form_gets_its_own_counters_in_one_query(django_assert_num_queries
 
 def test_cards_show_each_forms_counters_lp_account_and_product_colour(client, pv_form):
     pac = FormFactory(product_type=product("PAC"))
-    form_starts(pv_form, 3)
+    form_starts(pv_form, 2)
+    form_finishes(pv_form, 1)
     LeadFactory(form=pv_form)
     login(client, VIEWER)
 
@@ -118,6 +145,7 @@ def test_cards_show_each_forms_counters_lp_account_and_product_colour(client, pv
     assert pv_form.code in pv_card and "Panneaux Île-de-France" in pv_card
     assert pv_form.landing_page.code in pv_card and pv_form.account.name in pv_card
     assert (stat(pv_card, "started"), stat(pv_card, "finished")) == ("3", "1")
+    assert stat(pv_card, "direct") == "1"
     assert stat(pv_card, "conversion") == "33,3 %"  # French number format
     pac_card = card(page, pac)
     assert 'class="rdz-card rdz-product-pac' in pac_card
@@ -146,14 +174,16 @@ def test_the_stats_of_all_cards_take_a_constant_number_of_queries(
     login(client, is_superuser=True)
     few = [FormFactory() for _ in range(2)]
     for form in few:
-        form_starts(form, 2)
+        form_starts(form, 1)
+        form_finishes(form, 1)
         LeadFactory(form=form)
     with django_assert_max_num_queries(8) as few_queries:
         assert client.get(CARDS).status_code == 200
 
     for _ in range(15):
         form = FormFactory(product_type=product("ITE"))
-        form_starts(form, 2)
+        form_starts(form, 1)
+        form_finishes(form, 1)
         LeadFactory(form=form)
     with django_assert_max_num_queries(len(few_queries)) as many_queries:
         page = client.get(CARDS).content.decode()
@@ -275,8 +305,9 @@ def reset_url(form):
 
 @pytest.mark.parametrize("who", [{"role": ADMIN}, {"is_superuser": True}])
 def test_an_admin_resets_the_stats_and_the_snapshot_keeps_them(client, pv_form, who):
-    form_starts(pv_form, 4)
-    LeadFactory(form=pv_form)
+    form_starts(pv_form, 3)
+    form_finishes(pv_form, 1)
+    LeadFactory(form=pv_form)  # direct
     user = login(client, **who)
     assert (
         reverse("admin:tracking_form_reset_stats", args=[pv_form.pk])
@@ -291,6 +322,7 @@ def test_an_admin_resets_the_stats_and_the_snapshot_keeps_them(client, pv_form, 
     assert response.status_code == 302
     snapshot = FormStatsSnapshot.objects.get(form=pv_form)
     assert (snapshot.started, snapshot.finished, str(snapshot.conversion)) == (4, 1, "25.0")
+    assert snapshot.direct == 1
     assert snapshot.reset_by == user and snapshot.period_start is None
     pv_form.refresh_from_db()
     assert pv_form.stats_reset_at == snapshot.reset_at
@@ -298,14 +330,20 @@ def test_an_admin_resets_the_stats_and_the_snapshot_keeps_them(client, pv_form, 
     assert (stats.started, stats.finished) == (0, 0)
     entry = ActivityLog.objects.get(action=ActivityLog.Action.STATS_RESET)
     assert entry.user == user and entry.object_id == str(pv_form.pk)
-    assert entry.details == {"started": 4, "finished": 1, "conversion": "25.0", "since": None}
+    assert entry.details == {
+        "started": 4,
+        "finished": 1,
+        "direct": 1,
+        "conversion": "25.0",
+        "since": None,
+    }
     pv_card = card(client.get(CARDS).content.decode(), pv_form)
     assert (stat(pv_card, "started"), stat(pv_card, "conversion")) == ("0", "—")
 
 
 def test_one_conversion_rounded_half_up_on_cards_api_and_snapshot(client, pv_form):
-    form_starts(pv_form, 16)
-    LeadFactory(form=pv_form)  # 1 / 16 = 6.25 %: half up gives 6.3, half even 6.2
+    form_starts(pv_form, 15)
+    form_finishes(pv_form, 1)  # 1 / 16 = 6.25 %: half up gives 6.3, half even 6.2
     login(client, ADMIN)
 
     assert stat(card(client.get(CARDS).content.decode(), pv_form), "conversion") == "6,3 %"
@@ -343,14 +381,14 @@ def test_successive_resets_cover_consecutive_periods(pv_form):
     form_starts(pv_form, 2, created_at=first_reset - timedelta(minutes=5))
     with time_machine.travel(first_reset, tick=False):
         first = form_stats_reset(form=pv_form)
-        form_starts(pv_form, 1, created_at=first_reset)  # at the reset instant: the new period
-    LeadFactory(form=pv_form, created_at=first_reset + timedelta(minutes=30))
+        [start] = form_starts(pv_form, 1, created_at=first_reset)  # the new period
+    LeadFactory(form=pv_form, session=start.session, created_at=first_reset + timedelta(minutes=30))
     with time_machine.travel(first_reset + timedelta(hours=1), tick=False):
         LeadFactory(form=pv_form)  # at the second reset instant: after it
         second = form_stats_reset(form=pv_form)
 
     assert (first.started, first.finished, first.period_start) == (2, 0, None)
-    assert (second.started, second.finished) == (1, 1)
+    assert (second.started, second.finished, second.direct) == (1, 1, 0)
     assert second.period_start == first.reset_at
     assert list(pv_form.stats_snapshots.values_list("pk", flat=True)) == [second.pk, first.pk]
 
@@ -366,3 +404,8 @@ def test_the_form_page_shows_the_counters_and_the_reset_history(client, pv_form)
     assert re.search(r'class="rdz-started">1<', page)
     assert page.count('class="rdz-snapshot"') == 1 and "chef" in page
     assert reset_url(pv_form) in page
+
+
+def test_tracking_counts_leads_rejected_at_intake_as_leads_defines_them():
+    # tracking cannot import leads: it writes the statuses out, kept equal here.
+    assert set(REJECTED_AT_INTAKE) == {status.value for status in Lead.REJECTED_STATUSES}

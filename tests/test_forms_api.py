@@ -10,7 +10,7 @@ from rest_framework.authtoken.models import Token
 from enersolar.roles import EDITOR, VIEWER
 from enersolar.tests.factories import AccountFactory, UserFactory, product
 from leads.models import Lead
-from leads.tests.factories import LeadFactory
+from leads.tests.factories import LeadFactory, form_finishes
 from tracking.models import Form
 from tracking.services import form_stats_reset
 from tracking.tests.factories import (
@@ -42,9 +42,10 @@ def test_a_form_with_its_codes_lp_account_and_counters(client):
         account=account,
         landing_page=LandingPageFactory(account=account, name="LP Lyon", url="https://lp.fr/"),
     )
-    form_starts(form, 3)
-    LeadFactory(form=form)
-    LeadFactory(form=form, status=Lead.Status.DOUBLE_SUBMIT)
+    form_starts(form, 2)
+    [lead] = form_finishes(form, 1)
+    LeadFactory(form=form, session=lead.session, status=Lead.Status.DOUBLE_SUBMIT)
+    LeadFactory(form=form)  # no form_start: direct
     with_token(client)
 
     response = client.get(URL)
@@ -64,7 +65,7 @@ def test_a_form_with_its_codes_lp_account_and_counters(client):
         "conversion_mode": "redirect",
         "allow_cross_crm": False,
         "created_at": row["created_at"],
-        "stats": {"started": 3, "finished": 1, "conversion": "33.3", "since": None},
+        "stats": {"started": 3, "finished": 1, "conversion": "33.3", "direct": 1, "since": None},
     }
 
 
@@ -77,7 +78,7 @@ def test_counters_since_the_last_reset_and_none_conversion_without_starts(client
 
     [row] = client.get(URL).json()["results"]
 
-    assert row["stats"]["started"] == 0 and row["stats"]["finished"] == 1
+    assert (row["stats"]["started"], row["stats"]["finished"], row["stats"]["direct"]) == (0, 0, 1)
     assert row["stats"]["conversion"] is None
     form.refresh_from_db()
     assert datetime.fromisoformat(row["stats"]["since"]) == form.stats_reset_at

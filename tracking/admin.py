@@ -26,14 +26,35 @@ from .selectors import form_stats
 from .services import form_archive, form_duplicate, form_override_key_replace
 
 
+class LandingPageAdminForm(SecretFieldsForm):
+    # The form an LP serves decides where its leads go: changing it is
+    # journaled old → new and mailed, like a form's CRM override.
+    destination_fields = ("form",)
+
+    class Meta:
+        model = LandingPage
+        fields = "__all__"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields.get("form")
+        if field is not None:
+            # One of this LP's own active forms (a form belongs to one LP;
+            # a new LP gets its first form when that form is created).
+            own = Form.objects.filter(status=Form.Status.ACTIVE)
+            pk = self.instance.pk
+            field.queryset = own.filter(landing_page_id=pk) if pk else own.none()
+
+
 @admin.register(LandingPage)
-class LandingPageAdmin(CSVExportAdmin, JournaledAdmin):
-    list_display = ["code", "name", "account", "traffic_source", "status", "created_at"]
+class LandingPageAdmin(CSVExportAdmin, DestinationFieldsMixin, JournaledAdmin):
+    form = LandingPageAdminForm
+    list_display = ["code", "name", "account", "form", "traffic_source", "status", "created_at"]
     list_filter = ["status", "traffic_source", "account"]
     search_fields = ["code", "name", "url"]
-    list_select_related = ["account"]
+    list_select_related = ["account", "form"]
     readonly_fields = ["code", "cors"]
-    fields = ["code", "name", "account", "url", "cors", "traffic_source", "status"]
+    fields = ["code", "name", "account", "form", "url", "cors", "traffic_source", "status"]
 
     @admin.display(description=_("CORS (calls from the page)"))
     def cors(self, obj):

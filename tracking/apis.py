@@ -21,7 +21,8 @@ from enersolar.france import DEPARTMENTS
 from enersolar.http import client_ip
 from enersolar.serializers import OptionalText
 
-from .models import Form, LandingPage, VisitorSession
+from .models import Form, VisitorSession
+from .selectors import landing_page_with_form
 from .services import event_record, session_start
 
 VISITOR_COOKIE = "_rdz_vid"
@@ -235,14 +236,11 @@ class PublicFormByLandingPageApi(PublicAPIView):
         operation_id="public_form_by_lp",
         tags=["public config"],
         responses={200: PublicFormOutput, 404: OpenApiResponse(ERROR_SCHEMA), 429: ERRORS[429]},
-        summary="Public configuration of the form linked to a landing page",
+        summary="Public configuration of the form a landing page serves (its chosen form)",
     )
     def get(self, request, lp_code: str):
-        landing_page = LandingPage.objects.filter(code=lp_code).first()
-        form = (
-            landing_page
-            and _active_forms().filter(landing_page=landing_page).order_by("-id").first()
-        )
+        landing_page = landing_page_with_form(lp_code)
+        form = landing_page.linked_form if landing_page else None
         if not form:
             raise Http404("Unknown landing page or no active form")
         return Response(_public_form(form))

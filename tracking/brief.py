@@ -135,6 +135,15 @@ def mini_brief(form: Form) -> dict:
         warnings.append(_("No thank-you URL: the visitor will not be redirected."))
     if form.conversion_mode != Form.ConversionMode.REDIRECT and not account.gtm_head:
         warnings.append(_("No GTM snippet: nothing will see the conversion event."))
+    served = form.landing_page.form
+    if served is None or served.pk != form.pk:
+        warnings.append(
+            _(
+                "The landing page %(lp)s does not serve this form (it serves %(served)s): "
+                "its visitors get the form it serves unless the page posts this form's code."
+            )
+            % {"lp": form.landing_page.code, "served": served.code if served else "—"}
+        )
     if form.legacy_id:
         warnings.append(
             _(

@@ -103,12 +103,19 @@ class FormLandingPageOutput(serializers.Serializer):
 
 class FormStatsOutput(serializers.Serializer):
     started = serializers.IntegerField(help_text="Sessions with a form_start since the reset.")
-    finished = serializers.IntegerField(help_text="Leads since the reset (no double submits).")
+    finished = serializers.IntegerField(
+        help_text="Of the started sessions, those that left an accepted lead of the form "
+        "(not rejected at intake)."
+    )
     conversion = serializers.DecimalField(
         max_digits=9,
         decimal_places=1,
         allow_null=True,
-        help_text="finished / started × 100; null when nobody started.",
+        help_text="finished / started × 100 (≤ 100); null when nobody started.",
+    )
+    direct = serializers.IntegerField(
+        help_text="Accepted leads of the form whose session did not start it (no form_start): "
+        "apart, not in the conversion."
     )
     since = serializers.DateTimeField(
         source="stats_reset_at", allow_null=True, help_text="Last reset; null: never."
@@ -162,7 +169,7 @@ class FormListApi(generics.ListAPIView):
             403: OpenApiResponse(ERROR_SCHEMA),
         },
         summary="Forms with their codes, landing page and counters (started, finished, "
-        "conversion since the last reset)",
+        "conversion, direct since the last reset)",
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)

@@ -43,6 +43,19 @@ class LandingPage(models.Model):
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE
     )
+    # The form this LP serves (track/session, /api/forms/public/by-lp), chosen
+    # by staff, never guessed: duplicating a form must not take the LP over.
+    # SET_NULL, not PROTECT: forms already PROTECT their LP, and protecting
+    # both ways would make an LP and its form impossible to delete.
+    form = models.ForeignKey(
+        "Form",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="served_on",
+        verbose_name=_("served form"),
+        help_text=_("The form this landing page serves: one of its own active forms."),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -67,8 +80,10 @@ class LandingPage(models.Model):
 
     @property
     def linked_form(self) -> "Form | None":
-        """The LP's form: its newest active form (a form belongs to one LP)."""
-        return self.forms.filter(status=Form.Status.ACTIVE).order_by("-id").first()
+        """The form the LP serves: its chosen `form`, while active (an archived
+        form serves nothing; staff choose another)."""
+        form = self.form
+        return form if form is not None and form.status == Form.Status.ACTIVE else None
 
 
 class Form(HasConversion, models.Model):
@@ -146,7 +161,23 @@ class Form(HasConversion, models.Model):
         if not self.code:
             prefix = self.product_type.code
             self.code = f"{prefix}-{code_sequence_next(name=f'FORM-{prefix}'):03d}"
+        adding = self._state.adding
         super().save(*args, **kwargs)
+        if adding and self.status == self.Status.ACTIVE:
+            self._serve_on_landing_page_without_form()
+
+    def _serve_on_landing_page_without_form(self) -> None:
+        """A new active form is served by its LP when the LP serves none yet
+        (a new LP's first form, an import): never in place of a chosen form,
+        so a duplicate does not take its LP over. Saved through the LP (not
+        a bulk update) so that the caches of LPs hear of it."""
+        landing_page = LandingPage.objects.filter(pk=self.landing_page_id, form__isnull=True)
+        landing_page = landing_page.first()
+        if landing_page is not None:
+            landing_page.form = self
+            landing_page.save(update_fields=["form"])
+            if Form.landing_page.is_cached(self):
+                self.landing_page.form = self  # the caller's copy says so too
 
     @property
     def liaison_code(self) -> str:
@@ -178,6 +209,9 @@ class FormStatsSnapshot(HasConversion, models.Model):
     )
     started = models.PositiveIntegerField(_("started"))
     finished = models.PositiveIntegerField(_("finished"))
+    # Leads whose session did not start the form (tracking.selectors);
+    # 0 in snapshots taken before it was counted apart.
+    direct = models.PositiveIntegerField(_("direct"), default=0)
 
     class Meta:
         verbose_name = _("stats snapshot")
@@ -310,6 +344,14 @@ class TrackingEvent(VisitContext):
         ]
         indexes = [
             models.Index(fields=["form", "event_type", "created_at"], name="event_form_idx"),
+            # A form's starts with their session, read from the index alone
+            # by the form counters' finished and direct (tracking.selectors).
+            models.Index(
+                fields=["form", "created_at"],
+                include=["session"],
+                name="event_form_start_session_idx",
+                condition=Q(event_type="form_start"),
+            ),
             # The dashboard's form starts since its stored counts (backoffice).
             models.Index(
                 fields=["created_at"],

@@ -7,9 +7,14 @@ The per-form counters of the card view and of GET /api/forms:
 
 started  = visitor sessions with a `form_start` event for the form (the
            event is once per session, so one event is one session);
-finished = the form's leads, but for double submits (one person's second
-           click within seconds, not a second person);
-both since the form's last stats reset.
+finished = those started sessions that left an accepted lead of the form
+           (not rejected at intake: an invalid phone, a missing field, a
+           double submit, a duplicate, a refused consent do not finish);
+           a subset of `started`, so the conversion is ≤ 100 % by construction;
+direct   = the form's accepted leads whose session did not start the form
+           (no session, or a session without form_start: a page posting
+           straight to the intake, an import): shown apart, never in the rate;
+all since the form's last stats reset.
 
 Leads live in the `leads` app, above this one. The counters need it
 installed: they reach the Lead model through the reverse relation
@@ -22,7 +27,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
-from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Value
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from enersolar.models import CRM, Account, ProductType
@@ -32,10 +37,17 @@ from .models import Form, HasConversion, LandingPage, TrackingEvent
 
 # A form never reset counts everything: a bound older than any row.
 BEGINNING = datetime(2000, 1, 1, tzinfo=UTC)
-# Lead statuses that are not finishers: a double submit is the same person's
-# second click within seconds (SPEC §3.1), not a second person. The values of
-# leads' Lead.Status, written out since tracking cannot import leads.
-NOT_FINISHED_STATUSES = ("double_submit",)
+# Leads rejected at intake (SPEC §3.1) neither finish a form nor count as
+# direct: leads' Lead.REJECTED_STATUSES, written out since tracking cannot
+# import leads (a leads test checks they are the same).
+REJECTED_AT_INTAKE = (
+    "orphan",
+    "invalid_phone",
+    "missing_required",
+    "double_submit",
+    "duplicate_internal",
+    "no_consent",
+)
 
 
 def _lead_model():
@@ -57,19 +69,33 @@ def _count_per_form(rows: QuerySet, *, until: datetime | None) -> Subquery:
     return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
 
 
+def start_left_a_lead() -> Exists:
+    """For form_start events: the session left an accepted lead of the form
+    (the start is "finished")."""
+    accepted = _lead_model().objects.exclude(status__in=REJECTED_AT_INTAKE)
+    return Exists(accepted.filter(session_id=OuterRef("session_id"), form_id=OuterRef("form_id")))
+
+
+def lead_is_direct() -> Q:
+    """For leads: an accepted lead of a form whose session did not start
+    that form (no session, or no form_start in it)."""
+    session_started = TrackingEvent.objects.filter(
+        event_type="form_start", session_id=OuterRef("session_id"), form_id=OuterRef("form_id")
+    )
+    return Q(form__isnull=False) & ~Q(status__in=REJECTED_AT_INTAKE) & ~Q(Exists(session_started))
+
+
 def forms_with_stats(forms: QuerySet[Form] | None = None, *, until: datetime | None = None):
-    """`forms` annotated with `started` and `finished`: any number of forms
-    in a single query, never one per form."""
+    """`forms` annotated with `started`, `finished` and `direct` (see the
+    module's docstring): any number of forms in a single query, never one per
+    form. Sessions and leads meet through the lead's session: one index
+    probe per start and per lead of the form."""
     forms = Form.objects.all() if forms is None else forms
     starts = TrackingEvent.objects.filter(event_type="form_start")
-    leads = _lead_model().objects.all()
-    # All the form's leads, less its (rare) double submits: the first count is
-    # read from the (form, created_at) index alone, the second from the status
-    # index; excluding the status in one count would visit every lead's row.
     return forms.annotate(
         started=_count_per_form(starts, until=until),
-        finished=_count_per_form(leads, until=until)
-        - _count_per_form(leads.filter(status__in=NOT_FINISHED_STATUSES), until=until),
+        finished=_count_per_form(starts.filter(start_left_a_lead()), until=until),
+        direct=_count_per_form(_lead_model().objects.filter(lead_is_direct()), until=until),
     )
 
 
@@ -86,14 +112,14 @@ def conversion_rate(*, started: int, finished: int) -> Decimal | None:
 class FormStats(HasConversion):
     started: int
     finished: int
+    direct: int = 0
 
 
 def form_stats(form: Form, *, until: datetime | None = None) -> FormStats:
     row = forms_with_stats(Form.objects.filter(pk=form.pk), until=until).values(
-        "started", "finished"
+        "started", "finished", "direct"
     )
-    counts = row.get()
-    return FormStats(started=counts["started"], finished=counts["finished"])
+    return FormStats(**row.get())
 
 
 # --- The public hot path ---------------------------------------------------------
@@ -148,13 +174,26 @@ def form_by_legacy_id(value: str) -> Form | None:
     return _forms.get(("legacy_id", value), _form_load, cache_none=False)
 
 
+def landing_page_with_form(code: str) -> LandingPage | None:
+    """The LP of a code with the form it serves (LandingPage.form, chosen by
+    staff) and what a public form answer shows of it, in one query."""
+    return (
+        LandingPage.objects.select_related(
+            "form__account", "form__product_type", "form__landing_page"
+        )
+        .filter(code=code)
+        .order_by()
+        .first()
+    )
+
+
 def _landing_page_load(code: str) -> tuple[LandingPage, Form | None] | None:
-    landing_page = LandingPage.objects.filter(code=code).order_by().first()
+    landing_page = landing_page_with_form(code)
     return (landing_page, landing_page.linked_form) if landing_page else None
 
 
 def landing_page_by_code(code: str) -> tuple[LandingPage, Form | None] | None:
-    """(landing page, its linked form) of an LP code; shared, read-only."""
+    """(landing page, the form it serves) of an LP code; shared, read-only."""
     if not code:
         return None
     return _landing_pages.get(code, _landing_page_load, cache_none=False)

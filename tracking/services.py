@@ -83,6 +83,7 @@ def form_stats_reset(*, form: Form, user=None) -> FormStatsSnapshot:
         reset_by=user if getattr(user, "is_authenticated", False) else None,
         started=stats.started,
         finished=stats.finished,
+        direct=stats.direct,
     )
     locked.stats_reset_at = now
     locked.save(update_fields=["stats_reset_at"])
@@ -94,6 +95,7 @@ def form_stats_reset(*, form: Form, user=None) -> FormStatsSnapshot:
         details={
             "started": stats.started,
             "finished": stats.finished,
+            "direct": stats.direct,
             "conversion": None if stats.conversion is None else str(stats.conversion),
             "since": snapshot.period_start.isoformat() if snapshot.period_start else None,
         },

@@ -14,6 +14,7 @@ from enersolar.tests.factories import UserFactory
 from leads.models import Lead
 from routing.models import CRMHealth, Delivery, VerificationReport
 from routing.tests.factories import OrderFactory
+from tracking.models import TrackingEvent
 
 from .conftest import NOW, paris
 
@@ -108,18 +109,24 @@ def test_week_charts_stack_each_day_by_status_group_and_crm(client, day):
     assert crm_chart[-2].percent == pytest.approx(100 / 7)
 
 
-def test_conversion_counts_finished_forms_as_the_form_cards_do(client, day):
-    """Finished = leads that name a form, double submits aside (tracking.selectors)."""
-    day.lead(at=paris(2026, 3, 10, 9, 50), crm=day.zr7, source=Lead.Source.PARTNER)
-    day.lead(at=paris(2026, 3, 10, 9, 51), status=S.DOUBLE_SUBMIT)
+def test_conversion_counts_finished_starts_as_the_form_cards_do(client, day):
+    """Finished = starts whose session left an accepted lead (≤ started);
+    leads without a start of their form are direct, apart (tracking.selectors)."""
+    start = TrackingEvent.objects.order_by("-created_at").first()  # today 08:05
+    day.lead(at=paris(2026, 3, 10, 9, 45), session=start.session, crm=day.zr7)  # finished
+    day.lead(at=paris(2026, 3, 10, 9, 46), session=start.session, status=S.DOUBLE_SUBMIT)
+    day.lead(at=paris(2026, 3, 10, 9, 50), crm=day.zr7, source=Lead.Source.PARTNER)  # direct
     orphan = day.lead(at=paris(2026, 3, 10, 9, 52), status=S.ORPHAN)
     Lead.objects.filter(pk=orphan.pk).update(form=None)
 
     leads = as_superuser(client).get(reverse("admin:index")).context["dashboard"]["leads"]
 
     today, week = leads["conversion"]
-    assert (today["started"], today["finished"], today["rate"]) == (2, 8, Decimal("400.0"))
-    assert (week["started"], week["finished"], week["rate"]) == (3, 9, Decimal("300.0"))
+    # Today: 2 starts, 1 finished; direct: the day's 6 accepted leads and the partner's.
+    assert (today["started"], today["finished"], today["rate"]) == (2, 1, Decimal("50.0"))
+    assert today["direct"] == 7
+    assert (week["started"], week["finished"], week["rate"]) == (3, 1, Decimal("33.3"))
+    assert week["direct"] == 8  # and yesterday's at 23:30
 
 
 def test_conversion_without_form_start_has_no_rate(client, shop, frozen):
@@ -258,11 +265,12 @@ def test_dashboard_queries_do_not_grow_with_the_data(
     # Session, user, the sidebar's admin log, and one query per number group:
     # queue, circuits, leads, form starts, verification, budget alerts, jobs,
     # workers; plus the stored lead day counts and form start day counts
-    # (issue 15: the leads and form starts are then counted live only since).
-    with django_assert_max_num_queries(13):
+    # (issue 15: the leads and form starts are then counted live only since);
+    # the conversion's finished starts and direct leads, one query each.
+    with django_assert_max_num_queries(15):
         response = client.get(reverse("admin:index"))
     assert response.context["dashboard"]["leads"]["week_total"] == 7 * leads_per_day
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(14):
         client.get(reverse("admin:dashboard_widgets"))
 
 

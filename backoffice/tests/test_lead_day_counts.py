@@ -25,8 +25,9 @@ S = Lead.Status
 @pytest.fixture
 def week(shop, frozen):
     """Leads on four days of the week, every status group, both CRMs, not
-    routed, one without a form and one double submit (not "finished"), and one
-    8 days ago (outside the week)."""
+    routed, one without a form and one double submit (not "direct"), and one
+    8 days ago (outside the week); form starts, two of them finished (their
+    session left a lead), one of those by a lead of the next day."""
     statuses = [S.SUCCESS, S.QUEUED, S.FAILED, S.RETURNED, S.DUPLICATE, S.INVALID_PHONE]
     for offset in (0, 1, 3, 6):
         for n, status in enumerate(statuses):
@@ -41,8 +42,11 @@ def week(shop, frozen):
     Lead.objects.filter(pk=formless.pk).update(form=None)
     shop.lead(at=paris(2026, 3, 9, 23, 30), crm=shop.zr7)  # yesterday in UTC, today in Paris
     shop.lead(at=NOW - timedelta(days=8), crm=shop.zr7)
-    for offset in (0, 0, 2, 6, 8):
-        shop.form_start(at=NOW - timedelta(days=offset, hours=1))
+    starts = [
+        shop.form_start(at=NOW - timedelta(days=offset, hours=1)) for offset in (0, 0, 2, 6, 8)
+    ]
+    shop.lead(at=NOW - timedelta(minutes=50), session=starts[0].session, crm=shop.zr7)
+    shop.lead(at=NOW - timedelta(days=1, hours=12), session=starts[2].session, crm=shop.mdl)
     return shop
 
 
@@ -50,7 +54,6 @@ def assert_same_as_live(now):
     shown, live = lead_days(now=now), lead_days_live(now=now)
     assert shown.days == live.days
     assert shown.counts == live.counts
-    assert shown.finished == live.finished
     assert form_starts(now=now) == form_starts_live(now=now)
     return shown
 
@@ -60,7 +63,11 @@ def test_without_stored_counts_everything_is_counted_live(week):
 
     shown = assert_same_as_live(NOW)
 
-    assert shown.total() == 4 * 6 + 3
+    assert shown.total() == 4 * 6 + 3 + 2
+    starts = form_starts(now=NOW)
+    assert (starts.period, starts.finished_period, starts.finished_today) == (4, 2, 1)
+    # Direct: the week's accepted leads of a form, but the two in started sessions.
+    assert starts.direct_period == shown.total() - 2 - 4 - 2
 
 
 def test_stored_counts_plus_new_leads_are_the_live_numbers(week):
@@ -70,7 +77,7 @@ def test_stored_counts_plus_new_leads_are_the_live_numbers(week):
     assert set(LeadDayCount.objects.values_list("counted_until", flat=True)) == {
         NOW - COMMIT_MARGIN
     }
-    assert FormStartDayCount.objects.count() == 3  # 3 days of the week had starts
+    assert FormStartDayCount.objects.count() == 5  # days with starts (3) or direct leads (4)
     assert_same_as_live(NOW)
     assert form_starts(now=NOW).period == 4
 
@@ -83,7 +90,7 @@ def test_stored_counts_plus_new_leads_are_the_live_numbers(week):
     week.form_start(at=NOW + timedelta(minutes=1))
     with time_machine.travel(later, tick=False):
         shown = assert_same_as_live(later)
-    assert shown.total() == 4 * 6 + 3 + 3
+    assert shown.total() == 4 * 6 + 3 + 2 + 3
     assert form_starts(now=later).period == 5
 
 
@@ -131,13 +138,17 @@ def test_the_dashboard_shows_the_live_numbers(client, week):
     leads = client.get(reverse("admin:dashboard_widgets")).context["dashboard"]["leads"]
 
     live = lead_days_live(now=NOW)
-    assert leads["week_total"] == live.total() == 4 * 6 + 3 + 1
+    assert leads["week_total"] == live.total() == 4 * 6 + 3 + 2 + 1
     assert leads["today_total"] == live.total(live.today)
     starts = form_starts_live(now=NOW)
     assert [row["started"] for row in leads["conversion"]] == [starts.today, starts.period]
     assert [row["finished"] for row in leads["conversion"]] == [
-        live.finished_total(live.today),
-        live.finished_total(),
+        starts.finished_today,
+        starts.finished_period,
+    ]
+    assert [row["direct"] for row in leads["conversion"]] == [
+        starts.direct_today,
+        starts.direct_period,
     ]
 
 

@@ -2,7 +2,8 @@ import factory
 from django.utils import timezone
 
 from leads.models import Lead
-from tracking.tests.factories import FormFactory
+from tracking.models import Form
+from tracking.tests.factories import FormFactory, form_starts
 
 
 class LeadFactory(factory.django.DjangoModelFactory):
@@ -33,3 +34,13 @@ class LeadFactory(factory.django.DjangoModelFactory):
     # What the intake stores when the form leaves them out.
     type_logement = "maison"
     statut_occupant = "proprietaire"
+
+
+def form_finishes(form: Form, n: int = 1, **session_fields) -> list[Lead]:
+    """n visitors who started `form` (a session with its form_start) and
+    left an accepted lead of it in that session: what the form counters
+    count as finished."""
+    return [
+        LeadFactory(form=form, session=event.session, created_at=event.created_at)
+        for event in form_starts(form, n, **session_fields)
+    ]

@@ -127,6 +127,13 @@ def test_legacy_ids_unknown_fields_and_relations_are_kept(dump):
     assert event.landing_page.code == event.lp_code and event.form.code == event.form_code
 
 
+def test_imported_landing_pages_serve_the_form_their_legacy_form_id_names(dump):
+    run(dump.directory)
+
+    served = dict(LandingPage.objects.values_list("code", "form__code"))
+    assert served == {"LP-101": "PV-201", "LP-102": "PAC-007", "LP-103": "ITE-012"}
+
+
 def test_only_web_urls_become_landing_page_links_the_others_are_kept_aside(dump):
     bad = {"LP-101": "javascript:alert(document.cookie)", "LP-102": "ftp://files.example.com/"}
     for lp in dump.lps:

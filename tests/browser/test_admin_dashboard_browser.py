@@ -62,7 +62,7 @@ def test_dashboard_and_departments_pages(page, console, screenshot, demo_site):
     assert "Leads du jour : 4" in today.locator("h2").inner_text()
     assert today.locator("tr.status-success td.num").last.inner_text() == "1"
     conversion = page.locator("#widget-conversion tbody tr").first.locator("td")
-    assert conversion.all_inner_texts() == ["1", "1", "100,0 %"]
+    assert conversion.all_inner_texts() == ["1", "1", "100,0 %", "0"]  # no direct lead
     assert page.locator("#chart-status .segment").count() >= 2
     assert page.locator("#chart-crm .legend li").count() == 2  # ZR7 Digital, not routed
 

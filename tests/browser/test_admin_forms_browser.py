@@ -20,15 +20,18 @@ PASSWORD = "pass-word-123"  # UserFactory's
 
 @pytest.fixture
 def back_office(demo_site):
-    """The demo data, a PV-001 with 4 starts and 2 leads (one rejected, a
-    finisher all the same), and a superuser who logs in with a password."""
+    """The demo data, a PV-001 with 4 starts and 2 leads in two of their
+    sessions (one rejected: not a finisher), and a superuser who logs in
+    with a password."""
     pv = Form.objects.get(code="PV-001")
+    sessions = []
     for _ in range(4):
-        session = VisitorSessionFactory(form=pv)
-        TrackingEvent.objects.create(session=session, event_type="form_start", form=pv)
-    lead = LeadFactory(form=pv, nom="Martin")
+        sessions.append(VisitorSessionFactory(form=pv))
+        TrackingEvent.objects.create(session=sessions[-1], event_type="form_start", form=pv)
+    lead = LeadFactory(form=pv, nom="Martin", session=sessions[0])
     rejected = LeadFactory(
         form=pv,
+        session=sessions[1],
         phone="",
         phone_raw="0123456789",
         status=Lead.Status.INVALID_PHONE,
@@ -65,8 +68,9 @@ def test_forms_cards_then_leads_then_rejected_leads(page, console, screenshot, b
     assert cards.count() == 3  # PV-001, PAC-001, ITE-001 of the demo
     card = page.locator(f'article.rdz-card[data-form-code="{pv.code}"]')
     assert card.locator(".rdz-started").inner_text() == "4"
-    assert card.locator(".rdz-finished").inner_text() == "2"
-    assert card.locator(".rdz-conversion").inner_text() == "50,0 %"
+    assert card.locator(".rdz-finished").inner_text() == "1"
+    assert card.locator(".rdz-conversion").inner_text() == "25,0 %"
+    assert card.locator(".rdz-direct").inner_text() == "0"
     assert "LP-001" in card.inner_text() and "Démo Solaire" in card.inner_text()
     border = card.evaluate("e => getComputedStyle(e).borderTopColor")
     other = page.locator('article.rdz-card[data-form-code="PAC-001"]')

@@ -105,14 +105,22 @@ def test_public_form_by_lp(client, form):
     assert_public_form(response.json(), form)
 
 
-def test_by_lp_gives_the_newest_active_form_of_the_lp(client):
+def test_by_lp_gives_the_form_the_lp_serves_not_the_newest(client):
     landing_page = LandingPageFactory()
-    FormFactory(landing_page=landing_page)
-    newest = FormFactory(landing_page=landing_page)
-    FormFactory(landing_page=landing_page, status=Form.Status.ARCHIVED)
+    first = FormFactory(landing_page=landing_page)  # the LP's first form: served
+    chosen = FormFactory(landing_page=landing_page)
+    FormFactory(landing_page=landing_page)  # newer, not chosen
+    assert_public_form_code(client, landing_page, first.code)
 
+    landing_page.form = chosen
+    landing_page.save()
+
+    assert_public_form_code(client, landing_page, chosen.code)
+
+
+def assert_public_form_code(client, landing_page, code):
     body = client.get(f"/api/forms/public/by-lp/{landing_page.code}").json()
-    assert body["form_code"] == newest.code
+    assert body["form_code"] == code
 
 
 def test_by_lp_without_an_active_form_answers_404(client, form):
