@@ -19,7 +19,7 @@ from django.contrib.auth.models import Group, User
 from import_export.admin import ImportMixin
 
 from billing.admin import ORDER_BUDGET_COLUMNS, LeadReturnMixin, OrderBudgetMixin
-from enersolar.admin_tools import CSVExportAdmin, StreamingCSVExportMixin
+from enersolar.admin_tools import CSVExportAdmin, PermissionLabelsMixin, StreamingCSVExportMixin
 from leads.admin import LeadAdminBase, LeadCorrectionMixin, RejectedLeadAdminBase
 from leads.models import Lead, RejectedLead
 from legacy.admin import LEAD_LEGACY_FILTERS, LeadLegacyMixin
@@ -82,12 +82,12 @@ admin.site.unregister([User, Group])
 
 
 @admin.register(User)
-class UserAdmin(CSVExportAdmin, auth_admin.UserAdmin):
+class UserAdmin(CSVExportAdmin, PermissionLabelsMixin, auth_admin.UserAdmin):
     pass
 
 
 @admin.register(Group)
-class GroupAdmin(CSVExportAdmin, auth_admin.GroupAdmin):
+class GroupAdmin(CSVExportAdmin, PermissionLabelsMixin, auth_admin.GroupAdmin):
     pass
 
 

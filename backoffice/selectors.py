@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from billing.models import BudgetAlert
+from billing.selectors import BudgetLow, budgets_low
 from enersolar.models import CRM, ProductType
 from leads.models import Lead
 from routing.models import VerificationReport
@@ -222,20 +222,9 @@ def verification_last() -> VerificationReport | None:
     return VerificationReport.objects.order_by("-started_at").first()
 
 
-def budget_alerts_open() -> list[BudgetAlert]:
+def budget_alerts_open() -> list[BudgetLow]:
     """Orders whose prepaid budget is below the healthy level, worst first."""
-    severity = [
-        BudgetAlert.Level.DEPLETED,
-        BudgetAlert.Level.CRITICAL,
-        BudgetAlert.Level.WARNING,
-        BudgetAlert.Level.ATTENTION,
-    ]
-    alerts = (
-        BudgetAlert.objects.filter(level__in=severity)
-        .select_related("order__crm", "order__product_type")
-        .order_by("-changed_at")
-    )
-    return sorted(alerts, key=lambda alert: severity.index(alert.level))
+    return budgets_low()
 
 
 # --- Departments dashboard ---------------------------------------------------------

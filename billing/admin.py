@@ -18,7 +18,7 @@ from routing.models import Order
 
 from .exports import CSV_DELIMITER, statement_csv_rows, statement_pdf
 from .models import BudgetTransaction, LeadReturn, Statement, StatementLine
-from .selectors import budget_level, cross_crm_summary
+from .selectors import budget_level, budget_level_label, cross_crm_summary
 from .services import BillingError, budget_topup, lead_return, statements_issue
 
 
@@ -118,7 +118,7 @@ class StatementAdmin(CSVExportAdmin, ReadOnlyAdmin):
         summary = cross_crm_summary(end - timedelta(days=days), end)
         peak = max([abs(b.net) for b in summary.crms] + [1])
         budgets = [
-            (order, budget_level(order))
+            (order, budget_level(order), budget_level_label(budget_level(order)))
             for order in Order.objects.filter(prepaid_total__gt=0).select_related(
                 "crm", "product_type"
             )
@@ -176,7 +176,9 @@ class BudgetTransactionAdmin(CSVExportAdmin, admin.ModelAdmin):
         except BillingError as exc:
             raise forms.ValidationError(str(exc)) from exc
         form.instance = entry
-        obj.pk = entry.pk
+        # The admin journals `obj` (Recent actions): the row as written, its kind included.
+        obj.pk, obj.kind, obj.created_by = entry.pk, entry.kind, entry.created_by
+        obj.created_at = entry.created_at
 
 
 @admin.register(LeadReturn)
@@ -236,4 +238,4 @@ class OrderBudgetMixin:
 
     @admin.display(description=_("budget level"))
     def budget(self, obj):
-        return budget_level(obj) if obj.prepaid_total else "—"
+        return budget_level_label(budget_level(obj)) if obj.prepaid_total else "—"

@@ -13,6 +13,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from enersolar.api_codes import ApiError
 from enersolar.permissions import has_perm
 from leads.models import Lead
 from routing.models import Order
@@ -44,7 +45,7 @@ def _period(params) -> tuple[datetime, datetime]:
         first, last = parse_date(params.get("from", "")), parse_date(params.get("to", ""))
         if not first or not last or last < first:
             raise serializers.ValidationError(
-                {"from": "Give both from and to as YYYY-MM-DD, from ≤ to."}
+                {"from": _("Give both from and to as YYYY-MM-DD, from ≤ to.")}
             )
         tz = timezone.get_default_timezone()
         return (
@@ -53,7 +54,7 @@ def _period(params) -> tuple[datetime, datetime]:
         )
     days = {"7d": 7, "30d": 30}.get(params.get("period", "30d"))
     if days is None:
-        raise serializers.ValidationError({"period": "One of 7d, 30d (or from/to)."})
+        raise serializers.ValidationError({"period": _("One of 7d, 30d (or from/to).")})
     end = timezone.now()
     return end - timedelta(days=days), end
 
@@ -158,8 +159,8 @@ class LeadReturnApi(APIView):
         try:
             lead_return(lead=lead, reason=data.validated_data["reason"], user=request.user)
         except BillingError as exc:
-            return Response({"success": False, "error": str(exc)}, status=status.HTTP_409_CONFLICT)
-        return Response({"success": True, "status": Lead.Status.RETURNED})
+            raise ApiError(exc.code, status.HTTP_409_CONFLICT, **exc.params) from exc
+        return Response({"success": True, "code": "lead_returned", "status": Lead.Status.RETURNED})
 
 
 # --- Prepaid budgets: /api/billing/budgets ----------------------------------------------
@@ -305,8 +306,6 @@ class BudgetTopUpApi(APIView):
                 note=data.validated_data["note"],
             )
         except BillingError as exc:
-            return Response(
-                {"success": False, "error": str(exc)}, status=status.HTTP_400_BAD_REQUEST
-            )
+            raise ApiError(exc.code, status.HTTP_400_BAD_REQUEST, **exc.params) from exc
         order.refresh_from_db()
         return Response(BudgetOutput(order).data, status=status.HTTP_201_CREATED)

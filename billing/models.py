@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _
 
 from enersolar.models import CRM
@@ -65,7 +66,13 @@ class BudgetTransaction(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.order_id} {self.kind} {self.amount} €"
+        # Journals and "Recent actions" show this: "recharge, commande n° 1 : +100,00 €".
+        sign = "+" if self.amount > 0 else ""  # a negative number has its "-"
+        return _("%(kind)s, order #%(order)s: %(amount)s €") % {
+            "kind": self.get_kind_display(),
+            "order": self.order_id,
+            "amount": sign + number_format(self.amount, 2, force_grouping=True),
+        }
 
 
 class BudgetAlert(models.Model):
@@ -89,7 +96,10 @@ class BudgetAlert(models.Model):
         verbose_name_plural = _("budget alerts")
 
     def __str__(self) -> str:
-        return f"{self.order_id}: {self.level}"
+        return _("order #%(order)s: %(level)s") % {
+            "order": self.order_id,
+            "level": self.get_level_display(),
+        }
 
 
 class LeadReturn(models.Model):
@@ -189,4 +199,4 @@ class StatementLine(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.lead_id} {self.amount}"
+        return f"{self.get_kind_display()} {self.lead_id} {self.amount} €"

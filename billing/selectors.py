@@ -95,6 +95,50 @@ def budget_level(order: Order) -> str:
     return BudgetAlert.Level.CRITICAL
 
 
+def budget_level_label(level: str) -> str:
+    """The level in words ("alerte", not "warning")."""
+    return str(BudgetAlert.Level(level).label)
+
+
+@dataclass(frozen=True)
+class BudgetLow:
+    """An order whose prepaid budget is below the healthy level, as it is now."""
+
+    order: Order
+    level: str
+    since: datetime | None  # when the hourly check saw this level; None: not seen yet
+
+    @property
+    def label(self) -> str:
+        return budget_level_label(self.level)
+
+
+_LOW_SEVERITY = [
+    BudgetAlert.Level.DEPLETED,
+    BudgetAlert.Level.CRITICAL,
+    BudgetAlert.Level.WARNING,
+    BudgetAlert.Level.ATTENTION,
+]
+
+
+def budgets_low() -> list[BudgetLow]:
+    """Prepaid orders below the healthy level, worst first, at their level of
+    now: the stored BudgetAlert is the hourly announcement's memory, and lags
+    behind a top-up or a day's consumption (a dashboard once said "épuisé" of
+    an order at 50 € of 350 €)."""
+    orders = Order.objects.filter(prepaid_total__gt=0).select_related(
+        "crm", "product_type", "budget_alert"
+    )
+    low = []
+    for order in orders:
+        level = budget_level(order)
+        if level in _LOW_SEVERITY:
+            alert = getattr(order, "budget_alert", None)
+            since = alert.changed_at if alert is not None and alert.level == level else None
+            low.append(BudgetLow(order=order, level=level, since=since))
+    return sorted(low, key=lambda row: (_LOW_SEVERITY.index(row.level), row.order.pk))
+
+
 def prepaid_orders():
     """The orders with a prepaid budget (a balance), lowest balance share
     first is left to the caller: by id, stable for paging."""

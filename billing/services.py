@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
+from enersolar.api_codes import api_message
 from enersolar.models import ActivityLog
 from enersolar.notifications import notify_admins
 from enersolar.services import code_sequence_next, journal_record
@@ -29,7 +30,12 @@ ZERO = Decimal("0.00")
 
 
 class BillingError(Exception):
-    """A billing action the rules forbid; the message says why."""
+    """A billing action the rules forbid: its API code (enersolar.api_codes)
+    and the French message saying why."""
+
+    def __init__(self, code: str, **params):
+        self.code, self.params = code, params
+        super().__init__(api_message(code, **params))
 
 
 # --- Prepaid budgets ---------------------------------------------------------------
@@ -52,7 +58,7 @@ def _ledger_write(
 
 def budget_topup(*, order: Order, amount: Decimal, user=None, note: str = "") -> BudgetTransaction:
     if amount <= 0:
-        raise BillingError("A top-up must be a positive amount.")
+        raise BillingError("topup_not_positive")
     entry = _ledger_write(
         order_id=order.pk, kind=BudgetTransaction.Kind.TOPUP, amount=amount, user=user, note=note
     )
@@ -157,16 +163,14 @@ def lead_return(*, lead: Lead, reason: str, user=None) -> LeadReturn:
     prepaid order gets its price back."""
     reason = (reason or "").strip()
     if not reason:
-        raise BillingError("A return needs a reason.")
+        raise BillingError("return_reason_missing")
     lead = Lead.objects.select_for_update().get(pk=lead.pk)
     delivery = Delivery.objects.filter(pk=lead.pk).first()
     if lead.status != Lead.Status.SUCCESS or delivery is None or not delivery.delivered_at:
-        raise BillingError(f"Only a delivered lead can be returned (status: {lead.status}).")
+        raise BillingError("return_not_delivered", status=lead.status)
     window = timedelta(days=settings.RETURN_WINDOW_DAYS)
     if timezone.now() - delivery.delivered_at > window:
-        raise BillingError(
-            f"The return window ({settings.RETURN_WINDOW_DAYS} days after delivery) is over."
-        )
+        raise BillingError("return_window_over", days=settings.RETURN_WINDOW_DAYS)
     record = LeadReturn.objects.create(lead=lead, reason=reason, returned_by=user)
     leads_status_set([lead.pk], Lead.Status.RETURNED)
     consumed = BudgetTransaction.objects.filter(
@@ -213,7 +217,7 @@ def statements_issue(*, period: date, user=None) -> list[Statement]:
     period = period.replace(day=1)
     start, end = month_bounds(period)
     if end > timezone.now():
-        raise BillingError("A month is billed once it is over.")
+        raise BillingError("month_not_over")
     charges = (
         billable_deliveries(start, end)
         .exclude(lead__statement_lines__kind=StatementLine.Kind.CHARGE)

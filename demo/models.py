@@ -36,11 +36,16 @@ class SandboxBuyer(models.Model):
 class SandboxReceipt(models.Model):
     """What the sandbox buyer received, to show staff the exact payload."""
 
-    buyer = models.ForeignKey(SandboxBuyer, on_delete=models.CASCADE, related_name="receipts")
-    request_id = models.CharField(max_length=64, db_index=True)
-    payload = models.JSONField(default=dict)
-    status_code = models.PositiveSmallIntegerField()
-    received_at = models.DateTimeField(default=timezone.now)
+    buyer = models.ForeignKey(
+        SandboxBuyer,
+        on_delete=models.CASCADE,
+        related_name="receipts",
+        verbose_name=_("sandbox buyer"),
+    )
+    request_id = models.CharField(_("request id"), max_length=64, db_index=True)
+    payload = models.JSONField(_("payload received"), default=dict)
+    status_code = models.PositiveSmallIntegerField(_("HTTP status answered"))
+    received_at = models.DateTimeField(_("received at"), default=timezone.now)
 
     class Meta:
         db_table = "routing_sandboxreceipt"

@@ -1,9 +1,11 @@
 import json
 
+from django.apps import apps
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from .admin_tools import (
@@ -156,13 +158,33 @@ class ApiKeyAdmin(CSVExportAdmin, admin.ModelAdmin):
         self.message_user(request, _("Keys revoked."), messages.SUCCESS)
 
 
+def object_type_name(object_type: str) -> str:
+    """ "routing.order" as staff read it: the model's name ("Commande")."""
+    try:
+        return capfirst(apps.get_model(object_type)._meta.verbose_name)
+    except (LookupError, ValueError):
+        return object_type or "—"
+
+
+class ObjectTypeFilter(admin.SimpleListFilter):
+    title = _("object type")
+    parameter_name = "object_type"
+
+    def lookups(self, request, model_admin):
+        types = ActivityLog.objects.order_by().values_list("object_type", flat=True).distinct()
+        return sorted(((t, object_type_name(t)) for t in types if t), key=lambda c: c[1])
+
+    def queryset(self, request, queryset):
+        return queryset.filter(object_type=self.value()) if self.value() else queryset
+
+
 @admin.register(ActivityLog)
 class ActivityLogAdmin(CSVExportAdmin, ReadOnlyAdmin):
     """The journal: browsable by who, what, which kind of object and when;
     nobody edits or deletes it, a superuser neither."""
 
-    list_display = ["created_at", "user", "action", "object_type", "object_link"]
-    list_filter = ["action", "object_type", "created_at", "user"]
+    list_display = ["created_at", "user", "action", "object_kind", "object_link"]
+    list_filter = ["action", ObjectTypeFilter, "created_at", "user"]
     search_fields = ["object_repr", "=object_id", "user__username"]
     search_help_text = _("Object, exact object id or user name.")
     list_select_related = ["user"]
@@ -173,11 +195,15 @@ class ActivityLogAdmin(CSVExportAdmin, ReadOnlyAdmin):
         "created_at",
         "user",
         "action",
-        "object_type",
+        "object_kind",
         "object_id",
         "object_link",
         "details_pretty",
     ]
+
+    @admin.display(description=_("object type"), ordering="object_type")
+    def object_kind(self, entry):
+        return object_type_name(entry.object_type)
 
     @admin.display(description=_("object"), ordering="object_repr")
     def object_link(self, entry):

@@ -4,9 +4,12 @@ the fields that decide where leads go."""
 import functools
 
 from django import forms
+from django.apps import apps
 from django.contrib import admin
 from django.contrib.admin.utils import flatten_fieldsets
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied
+from django.utils.text import capfirst
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from import_export import resources
 from import_export.admin import ExportActionMixin
@@ -288,6 +291,15 @@ def _csp_export_form(form_class):
         def media(self):
             return super().media + forms.Media(js=["enersolar/export-select-all.js"])
 
+        def _get_field_label(self, resource, field_name: str) -> str:
+            # import-export titles the field's name ("Created At"): the
+            # model field's verbose name instead, else the column's name.
+            try:
+                return capfirst(resource._meta.model._meta.get_field(field_name).verbose_name)
+            except (AttributeError, FieldDoesNotExist):
+                field = resource.fields.get(field_name)
+                return capfirst(field.column_name if field else field_name)
+
     return ExportForm
 
 
@@ -326,3 +338,40 @@ class CSVExportAdmin(StreamingCSVExportMixin):
             # keep the page's template, which includes the export button itself.
             self.import_export_change_list_template = None
         super().init_change_list_template()
+
+
+# --- Permissions in words ------------------------------------------------------------
+
+# Django stores a permission's name in English ("Can add partner API key"), in
+# the database: the user and group pages show these labels instead.
+_PERMISSION_ACTIONS = {
+    "add": _("Can add %(name)s"),
+    "change": _("Can change %(name)s"),
+    "delete": _("Can delete %(name)s"),
+    "view": _("Can view %(name)s"),
+}
+
+
+def permission_label(permission) -> str:
+    """ "Configuration | clé API partenaire | Peut ajouter clé API partenaire"."""
+    content_type = permission.content_type
+    model = content_type.model_class()
+    if model is None:
+        return str(permission)
+    action, _sep, model_name = permission.codename.partition("_")
+    if action in _PERMISSION_ACTIONS and model_name == model._meta.model_name:
+        name = _PERMISSION_ACTIONS[action] % {"name": model._meta.verbose_name}
+    else:  # a Meta.permissions entry: its name is a msgid of the catalog
+        name = gettext(permission.name)
+    app = apps.get_app_config(model._meta.app_label).verbose_name
+    return f"{app} | {model._meta.verbose_name} | {name}"
+
+
+class PermissionLabelsMixin:
+    """The permission pickers of the user and group pages, in words."""
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        formfield = super().formfield_for_manytomany(db_field, request, **kwargs)
+        if db_field.name in ("permissions", "user_permissions") and formfield is not None:
+            formfield.label_from_instance = permission_label
+        return formfield

@@ -7,6 +7,7 @@ from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
+from .api_codes import MESSAGES
 from .http import (
     LenientContentNegotiation,
     PlainTextJSONParser,
@@ -16,13 +17,35 @@ from .http import (
 
 ERROR_SCHEMA = inline_serializer(
     "Error",
-    {"success": serializers.BooleanField(default=False), "error": serializers.CharField()},
+    {
+        "success": serializers.BooleanField(default=False),
+        "code": serializers.ChoiceField(
+            choices=sorted(MESSAGES),
+            help_text="Stable machine code of the answer: test this, never the message.",
+        ),
+        "error": serializers.CharField(help_text="The message, in French, for people."),
+        "fields": serializers.DictField(
+            required=False,
+            help_text="With `invalid_fields`: each invalid field and its messages.",
+        ),
+    },
 )
 ERRORS = {
-    400: OpenApiResponse(ERROR_SCHEMA, description="Missing/invalid field or broken JSON."),
-    413: OpenApiResponse(ERROR_SCHEMA, description="Body too large."),
-    429: OpenApiResponse(ERROR_SCHEMA, description="Too many requests from this IP."),
-    503: OpenApiResponse(ERROR_SCHEMA, description="Database unavailable; retry."),
+    400: OpenApiResponse(
+        ERROR_SCHEMA,
+        description="Missing/invalid field or broken body: `invalid_fields`, `invalid_json`, "
+        "`json_too_deep`, `invalid_utf8`, `body_not_object`, `invalid_path`, "
+        "`value_not_storable`.",
+    ),
+    413: OpenApiResponse(ERROR_SCHEMA, description="Body too large: `body_too_large`."),
+    429: OpenApiResponse(
+        ERROR_SCHEMA,
+        description="Too many requests from this IP: `throttled`, "
+        "`too_many_failed_authentications`.",
+    ),
+    503: OpenApiResponse(
+        ERROR_SCHEMA, description="Database unavailable; retry: `service_unavailable`."
+    ),
 }
 
 

@@ -9,9 +9,12 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework import exceptions
 from rest_framework.permissions import BasePermission
 
+from .api_codes import api_message
+
 
 class ApiDocsPermission(BasePermission):
-    message = "The API documentation is for staff only."
+    message = api_message("staff_only")
+    code = "staff_only"
 
     def has_permission(self, request, view):
         user = request.user

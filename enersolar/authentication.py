@@ -7,6 +7,7 @@ from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
+from .api_codes import api_message
 from .models import ApiKey
 from .services import api_key_digest
 
@@ -43,14 +44,14 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             if len(parts) == 2 and parts[0].lower() in ("token", "bearer"):
                 raw_key = parts[1]
         if not raw_key:
-            raise exceptions.NotAuthenticated("Missing API key.")
+            raise exceptions.NotAuthenticated(api_message("missing_api_key"), "missing_api_key")
         api_key = (
             ApiKey.objects.select_related("account")
             .filter(key_hash=api_key_digest(raw_key), revoked_at__isnull=True)
             .first()
         )
         if api_key is None:
-            raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
+            raise exceptions.AuthenticationFailed(api_message("invalid_api_key"), "invalid_api_key")
         now = timezone.now()
         if api_key.last_used_at is None or api_key.last_used_at < now - LAST_USED_RESOLUTION:
             ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)

@@ -10,6 +10,7 @@ from functools import lru_cache
 from django.conf import settings
 from django.db import DatabaseError, DataError
 from django.http import JsonResponse
+from django.utils import translation
 from rest_framework import exceptions, status
 from rest_framework.exceptions import ParseError
 from rest_framework.negotiation import DefaultContentNegotiation
@@ -17,6 +18,8 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from .api_codes import API_LANGUAGE, api_error_body, api_message
 
 logger = logging.getLogger(__name__)
 
@@ -54,8 +57,23 @@ def client_ip(request) -> str | None:
     return remote
 
 
-def _json_error(message: str, status_code: int) -> JsonResponse:
-    return JsonResponse({"success": False, "error": message}, status=status_code)
+def _json_error(code: str, status_code: int, **params) -> JsonResponse:
+    return JsonResponse(api_error_body(code, **params), status=status_code)
+
+
+class ApiLanguageMiddleware:
+    """The API answers in French whatever Accept-Language says (after
+    LocaleMiddleware, which chose the admin's language): DRF's own messages
+    (a field's "Ce champ est obligatoire.") included. See api_codes."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path.startswith("/api/"):
+            translation.activate(API_LANGUAGE)
+            request.LANGUAGE_CODE = API_LANGUAGE
+        return self.get_response(request)
 
 
 # C0 control characters and DEL: no URL path of ours has one, and PostgreSQL
@@ -72,21 +90,14 @@ class PublicBodyLimitMiddleware:
 
     def __call__(self, request):
         if request.path.startswith("/api/") and _CONTROL_CHARS.search(request.path):
-            return _json_error("The path contains a control character.", 400)
+            return _json_error("invalid_path", 400)
         if request.path.startswith(PUBLIC_API_PREFIXES):
             try:
                 length = int(request.META.get("CONTENT_LENGTH") or 0)
             except ValueError:
                 length = 0
             if length > settings.PUBLIC_MAX_BODY_BYTES:
-                return JsonResponse(
-                    {
-                        "success": False,
-                        "error": f"Request body too large (limit {settings.PUBLIC_MAX_BODY_BYTES} "
-                        "bytes).",
-                    },
-                    status=413,
-                )
+                return _json_error("body_too_large", 413, limit=settings.PUBLIC_MAX_BODY_BYTES)
         return self.get_response(request)
 
 
@@ -142,18 +153,24 @@ def _too_deep(value, limit: int) -> bool:
     return False
 
 
+def _parse_error(code: str, **params) -> ParseError:
+    return ParseError(api_message(code, **params), code=code)
+
+
 def public_json_loads(text: str):
     """Parse a public body (see above); ParseError with the reason otherwise."""
     try:
         value = json.loads(text, parse_int=_parse_int, parse_float=_parse_float, parse_constant=str)
     except RecursionError as exc:  # past about 1,000 levels
-        raise ParseError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels.") from exc
-    except ValueError as exc:
-        raise ParseError(f"Body is not valid JSON: {exc}") from exc
+        raise _parse_error("json_too_deep", depth=MAX_JSON_DEPTH) from exc
+    except json.JSONDecodeError as exc:
+        raise _parse_error("invalid_json", line=exc.lineno, column=exc.colno) from exc
+    except ValueError as exc:  # an integer of more digits than Python converts
+        raise _parse_error("invalid_json", line="?", column="?") from exc
     # Cheap tests first: a typical body has a handful of brackets and no escapes.
     deep = text.count("{") + text.count("[") > MAX_JSON_DEPTH
     if deep and isinstance(value, dict | list) and _too_deep(value, MAX_JSON_DEPTH):
-        raise ParseError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels.")
+        raise _parse_error("json_too_deep", depth=MAX_JSON_DEPTH)
     if "\\u" in text and _UNSTORABLE_ESCAPE.search(text):
         value = _storable(value)
     return value
@@ -167,7 +184,7 @@ class PublicJSONParser(JSONParser):
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise ParseError(f"Body is not valid UTF-8 (byte {exc.start}).") from exc
+            raise _parse_error("invalid_utf8", byte=exc.start) from exc
         return public_json_loads(text)
 
 
@@ -178,19 +195,17 @@ class PlainTextJSONParser(PublicJSONParser):
 
 
 def api_exception_handler(exc, context):
-    """Every error as JSON `{"success": false, "error": …}`; database outages
-    answer 503 (the transaction was rolled back: nothing half-written), but a
-    value the database refuses is the client's error, not an outage."""
+    """Every error as JSON `{"success": false, "code": …, "error": …}` (see
+    api_codes); database outages answer 503 (the transaction was rolled back:
+    nothing half-written), but a value the database refuses is the client's
+    error, not an outage."""
     if isinstance(exc, DataError):
         logger.warning("value refused by the database during %s: %s", context["request"].path, exc)
-        return Response(
-            {"success": False, "error": "A value of the request cannot be stored."},
-            status=status.HTTP_400_BAD_REQUEST,
-        )
+        return Response(api_error_body("value_not_storable"), status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, DatabaseError):
         logger.exception("database unavailable during %s", context["request"].path)
         return Response(
-            {"success": False, "error": "Service temporarily unavailable, please retry."},
+            api_error_body("service_unavailable"),
             status=status.HTTP_503_SERVICE_UNAVAILABLE,
             headers={"Retry-After": "30"},
         )
@@ -199,17 +214,38 @@ def api_exception_handler(exc, context):
         return None
     if isinstance(exc, exceptions.ValidationError):
         fields = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
-        names = ", ".join(fields)
-        response.data = {"success": False, "error": f"Invalid fields: {names}", "fields": fields}
-    elif isinstance(exc, exceptions.ParseError):
-        detail = str(exc.detail)
-        ours = detail.startswith(("Body ", "JSON "))
-        error = detail if ours else f"Body is not valid JSON: {detail}"
-        response.data = {"success": False, "error": error}
-    else:
-        detail = response.data.get("detail", exc) if isinstance(response.data, dict) else exc
-        response.data = {"success": False, "error": str(detail)}
+        response.data = {
+            **api_error_body("invalid_fields", fields=", ".join(fields)),
+            "fields": fields,
+        }
+        return response
+    if isinstance(exc, exceptions.APIException):
+        code = exc.get_codes()
+        code = _DRF_CODES.get(code, code) if isinstance(code, str) else "error"
+        detail = exc.detail
+    else:  # Django's Http404 / PermissionDenied, turned into DRF's answers
+        code = "not_found" if response.status_code == 404 else "permission_denied"
+        detail = response.data.get("detail", "") if isinstance(response.data, dict) else ""
+    if code in _GENERIC_MESSAGES:
+        # DRF's English defaults: our French message instead.
+        detail = api_message(code, **_GENERIC_MESSAGES[code](exc, context))
+    response.data = {"success": False, "code": code, "error": str(detail)}
     return response
+
+
+# DRF's codes renamed where ours say more.
+_DRF_CODES = {"parse_error": "invalid_json"}
+# Codes whose message is ours whatever DRF put in the exception, with their parameters.
+_GENERIC_MESSAGES = {
+    "not_authenticated": lambda exc, context: {},
+    "authentication_failed": lambda exc, context: {},
+    "permission_denied": lambda exc, context: {},
+    "not_found": lambda exc, context: {},
+    "method_not_allowed": lambda exc, context: {"method": context["request"].method},
+    "not_acceptable": lambda exc, context: {},
+    "unsupported_media_type": lambda exc, context: {},
+    "throttled": lambda exc, context: {"wait": exc.wait and math.ceil(exc.wait) or 1},
+}
 
 
 class PublicRateThrottle(SimpleRateThrottle):
@@ -267,7 +303,9 @@ def token_authenticate(request, authenticate):
         throttle = TokenFailureThrottle()
         if not throttle.allow_request(request, None):
             raise exceptions.Throttled(
-                wait=throttle.wait(), detail="Too many failed authentications from your address."
+                wait=throttle.wait(),
+                detail=api_message("too_many_failed_authentications"),
+                code="too_many_failed_authentications",
             ) from None
         raise
 
@@ -285,7 +323,7 @@ def api_not_found(request, exception=None):
     """404 as JSON under /api/ (the README promises JSON errors), the admin's
     page elsewhere."""
     if request.path.startswith("/api/"):
-        return _json_error("Not found.", 404)
+        return _json_error("not_found", 404)
     from django.views.defaults import page_not_found
 
     return page_not_found(request, exception)
@@ -293,7 +331,7 @@ def api_not_found(request, exception=None):
 
 def api_server_error(request):
     if request.path.startswith("/api/"):
-        return _json_error("Internal error.", 500)
+        return _json_error("internal_error", 500)
     from django.views.defaults import server_error
 
     return server_error(request)

@@ -267,7 +267,10 @@ class ActivityLog(models.Model):
         indexes = [models.Index(fields=["object_type", "object_id"], name="activity_object_idx")]
 
     def __str__(self) -> str:
-        return f"{self.created_at:%Y-%m-%d %H:%M} {self.user} {self.action} {self.object_repr}"
+        who = self.user or "—"
+        return (
+            f"{self.created_at:%Y-%m-%d %H:%M} {who} {self.get_action_display()} {self.object_repr}"
+        )
 
 
 # Shared by billing-like fields in other apps: money is Decimal EUR, 2 places.

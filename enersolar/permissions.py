@@ -2,12 +2,15 @@
 
 from rest_framework.permissions import BasePermission
 
+from .api_codes import api_message
+
 
 def has_perm(codename: str) -> type[BasePermission]:
     """A DRF permission class: an active staff user holding `app.codename`."""
 
     class HasPerm(BasePermission):
-        message = f"Permission required: {codename}."
+        message = api_message("permission_required", permission=codename)
+        code = "permission_required"
 
         def has_permission(self, request, view):
             user = request.user

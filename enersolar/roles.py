@@ -1,4 +1,5 @@
-"""The three staff roles (SPEC §1) as groups with model permissions.
+"""The three staff roles (SPEC §1) as groups with model permissions, named
+in French: Administrateur (Admin), Éditeur (Editor), Lecteur (Viewer).
 
 Admin: everything. Editor: configuration and lead actions, but no users, no
 billing, no partner keys and no say in where leads go (CRM URLs, buyer keys,
@@ -10,7 +11,10 @@ migration each time.
 from django.apps import apps as global_apps
 from django.contrib.auth.management import create_permissions
 
-ADMIN, EDITOR, VIEWER = "Admin", "Editor", "Viewer"
+# The groups' names are what staff read (user and group pages, filters): French.
+ADMIN, EDITOR, VIEWER = "Administrateur", "Éditeur", "Lecteur"
+# Their names before issue 15: roles_sync renames such groups (members and all).
+FORMER_NAMES = {"Admin": ADMIN, "Editor": EDITOR, "Viewer": VIEWER}
 
 BUSINESS_APPS = {"enersolar", "tracking", "leads", "routing", "billing", "demo"}
 # Models no role but Admin may touch or see: secrets and internals.
@@ -69,8 +73,12 @@ def roles_sync(apps=None, using="default") -> None:
     for perm_id, codename, app_label, model in rows:
         for role in _role_of(app_label, model, codename):
             granted[role].append(perm_id)
+    groups = Group.objects.using(using)
+    for former, role in FORMER_NAMES.items():
+        if not groups.filter(name=role).exists():
+            groups.filter(name=former).update(name=role)
     for role, perm_ids in granted.items():
-        group, _ = Group.objects.using(using).get_or_create(name=role)
+        group, _ = groups.get_or_create(name=role)
         group.permissions.set(perm_ids)
 
 

@@ -124,7 +124,7 @@ class LeadAdminBase(ReadOnlyAdmin):
         "nom",
         "phone",
         "form_code",
-        "reasons",
+        "why",  # the reasons in words
     ]
     list_filter = [
         "status",
@@ -145,7 +145,7 @@ class LeadAdminBase(ReadOnlyAdmin):
     show_full_result_count = False
     raw_id_fields = ["session", "form", "landing_page"]
     fieldsets = [
-        (None, {"fields": ["id", "status", "reasons", "source", "created_at", "register_date"]}),
+        (None, {"fields": ["id", "status", "why", "source", "created_at", "register_date"]}),
         (
             _("Person"),
             {
@@ -209,6 +209,10 @@ class LeadAdminBase(ReadOnlyAdmin):
         """The CRM owning the account's traffic, as the origin-CRM filter
         (selectors.leads_of_origin_crm) reads it: known routed or not."""
         return obj.account.origin_crm if obj.account else None  # the list's "-"
+
+    @admin.display(description=_("reasons"))
+    def why(self, obj):
+        return failure_reasons(obj)
 
     @admin.display(description=_("consent IP address"))
     def consent_ip(self, obj):
@@ -333,17 +337,6 @@ class RejectedLeadAdminBase(LeadAdminBase):
         "source",
         "created_at",
     ]
-
-    def get_fieldsets(self, request, obj=None):
-        (name, opts), *rest = super().get_fieldsets(request, obj)
-        return [(name, {**opts, "fields": [*opts["fields"], "why"]}), *rest]
-
-    def get_readonly_fields(self, request, obj=None):
-        return [*super().get_readonly_fields(request, obj), "why"]
-
-    @admin.display(description=_("why"))
-    def why(self, obj):
-        return failure_reasons(obj)
 
 
 # --- Correct a rejected lead and send it again -------------------------------------------------

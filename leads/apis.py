@@ -2,6 +2,7 @@
 
 import re
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import ParseError
@@ -9,6 +10,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
 from enersolar.api import ERROR_SCHEMA, ERRORS, PublicAPIView
+from enersolar.api_codes import api_message
 from enersolar.authentication import ApiKeyAuthentication
 from enersolar.http import LeadRateThrottle, PartnerRateThrottle, client_ip
 from enersolar.serializers import OptionalText
@@ -64,13 +66,14 @@ class PartnerLeadInput(LeadFieldsInput):
     def validate(self, attrs):
         if not attrs.get("form_code") and not attrs.get("product_type"):
             raise serializers.ValidationError(
-                {"form_code": "Give form_code or product_type to identify the product."}
+                {"form_code": _("Give form_code or product_type to identify the product.")}
             )
         return attrs
 
 
 class LeadOutput(serializers.Serializer):
     success = serializers.BooleanField()
+    code = serializers.CharField(help_text="`lead_received` (to be delivered) or `lead_stored`.")
     lead_id = serializers.UUIDField()
     status = serializers.ChoiceField(choices=Lead.Status.choices)
     crm = serializers.CharField(allow_null=True)
@@ -103,10 +106,10 @@ class LeadIntakeView(PublicAPIView):
     def receive(self, request, *, api_key=None, required=None) -> Response:
         body = request.data
         if not isinstance(body, dict):
-            raise ParseError("Body is not a JSON object.")
+            raise ParseError(api_message("body_not_object"), "body_not_object")
         missing = missing_fields(body, required or self.required)
         if missing:
-            required_error = ["This field is required."]
+            required_error = [_("This field is required.")]
             raise serializers.ValidationError({name: required_error for name in missing})
         cleaned = lead_values_clean(body)
         key = self.idempotency_key(request, cleaned, api_key)
@@ -133,7 +136,7 @@ class LeadIntakeView(PublicAPIView):
         if not key:
             return None
         if not _SUBMISSION_ID.match(key):
-            cleaned.notes["submission_id"] = "rejected: 1-100 printable characters, no spaces"
+            cleaned.notes["submission_id"] = _("rejected: 1-100 printable characters, no spaces")
             return None
         return f"partner:{api_key.account_id}:{key}" if api_key else f"public:{key}"
 

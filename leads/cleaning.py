@@ -13,6 +13,8 @@ times as much).
 import re
 from dataclasses import dataclass, field
 
+from django.utils.translation import gettext as _
+
 from .models import Lead
 
 # Text fields and their lengths: the column's, or the input's where the value
@@ -123,16 +125,18 @@ def lead_values_clean(body: dict) -> CleanedLead:
             text = _text(value)
             if text is None:
                 cleaned.rejected.append(name)
-                notes[name] = f"rejected: not text ({type(value).__name__})"
+                notes[name] = _("rejected: not text (%(type)s)") % {"type": type(value).__name__}
                 continue
             if len(text) > limit:
                 text = text[:limit].rstrip()
                 cleaned.cut.append(name)
-                notes[name] = f"cut to {limit} characters (whole value in the raw payload)"
+                notes[name] = _("cut to %(limit)s characters (whole value in the raw payload)") % {
+                    "limit": limit
+                }
             elif not isinstance(value, str):
-                notes[name] = "coerced to text"
+                notes[name] = _("coerced to text")
             elif _CONTROL.search(value):
-                notes[name] = "control characters removed"
+                notes[name] = _("control characters removed")
             if text:
                 data[name] = text
         elif name in BOOLEAN_FIELDS:
@@ -140,16 +144,16 @@ def lead_values_clean(body: dict) -> CleanedLead:
                 flag = boolean_value(value)
             except ValueError:
                 cleaned.rejected.append(name)
-                notes[name] = "rejected: not a yes/no value"
+                notes[name] = _("rejected: not a yes/no value")
                 if name == "rgpd_consent":
                     # No proof of consent can rest on an unreadable answer.
                     data[name] = False
-                    notes[name] += ", taken as refused"
+                    notes[name] = _("rejected: not a yes/no value, taken as refused")
                 continue
             if flag is not None:
                 data[name] = flag
                 if flag is not value:
-                    notes[name] = f"coerced to {'true' if flag else 'false'}"
+                    notes[name] = _("coerced to true") if flag else _("coerced to false")
         else:
-            notes[name] = "unknown field: kept in the raw payload only"
+            notes[name] = _("unknown field: kept in the raw payload only")
     return cleaned

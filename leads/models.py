@@ -217,7 +217,7 @@ class Lead(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.id} ({self.status})"
+        return f"{self.id} ({self.get_status_display()})"
 
 
 class RejectedLeadManager(models.Manager):

@@ -9,8 +9,10 @@ from datetime import timedelta
 
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import QuerySet
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
 
+from enersolar.api_codes import API_LANGUAGE, api_message
 from enersolar.france import department_from_postal_code, department_normalize
 from enersolar.models import ApiKey, ProductType
 from enersolar.phone import phone_mask, phone_normalize
@@ -53,16 +55,23 @@ class IntakeResult:
 
 # What the answer says about a lead that will not be delivered.
 WARNINGS = {
-    Lead.Status.ORPHAN: "Form not found: the lead is stored but will not be delivered.",
-    Lead.Status.INVALID_PHONE: "Invalid phone number: the lead is stored but will not be "
-    "delivered.",
-    Lead.Status.MISSING_REQUIRED: "Missing or invalid required field: the lead is stored but "
-    "will not be delivered.",
-    Lead.Status.DOUBLE_SUBMIT: "Submitted twice within a few seconds: the first submission counts.",
-    Lead.Status.DUPLICATE_INTERNAL: "This person already asked for this product recently: the "
-    "lead is stored but will not be delivered.",
-    Lead.Status.NO_CONSENT: "Consent refused: the lead is stored but will never be delivered.",
+    Lead.Status.ORPHAN: _("Form not found: the lead is stored but will not be delivered."),
+    Lead.Status.INVALID_PHONE: _(
+        "Invalid phone number: the lead is stored but will not be delivered."
+    ),
+    Lead.Status.MISSING_REQUIRED: _(
+        "Missing or invalid required field: the lead is stored but will not be delivered."
+    ),
+    Lead.Status.DOUBLE_SUBMIT: _(
+        "Submitted twice within a few seconds: the first submission counts."
+    ),
+    Lead.Status.DUPLICATE_INTERNAL: _(
+        "This person already asked for this product recently: the lead is stored but will "
+        "not be delivered."
+    ),
+    Lead.Status.NO_CONSENT: _("Consent refused: the lead is stored but will never be delivered."),
 }
+NOT_DELIVERED = _("The lead will not be delivered.")
 
 
 @dataclass(frozen=True)
@@ -131,16 +140,19 @@ def _first_submission(idempotency_key: str) -> IntakeResult | None:
 
 def _answer(lead: Lead, *, answer_lead_id: uuid.UUID, crm: str | None, notes) -> dict:
     delivered = lead.status == Lead.Status.PENDING
+    code = "lead_received" if delivered else "lead_stored"
     answer = {
         "success": True,
+        "code": code,
         "lead_id": str(answer_lead_id),
         "status": lead.status,
         "crm": crm,
-        "message": "Lead received." if delivered else "Lead stored.",
+        "message": api_message(code),
     }
     if not delivered:
         answer["stored"] = True
-        answer["warning"] = WARNINGS.get(lead.status, "The lead will not be delivered.")
+        with translation.override(API_LANGUAGE):
+            answer["warning"] = str(WARNINGS.get(lead.status, NOT_DELIVERED))
         answer["reasons"] = lead.reasons
     if notes is not None:
         answer["fields"] = notes

@@ -131,4 +131,4 @@ class MiniAnalysis(models.Model):
         indexes = [models.Index(fields=["brand_name"], name="mini_analysis_brand_idx")]
 
     def __str__(self) -> str:
-        return f"{self.brand_name or '-'} ({self.status})"
+        return f"{self.brand_name or '-'} ({self.get_status_display()})"

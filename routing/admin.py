@@ -4,6 +4,7 @@ from django.db import transaction
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.urls import path
+from django.utils.html import format_html, format_html_join, mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
@@ -16,6 +17,7 @@ from enersolar.admin_tools import (
     SecretFieldsForm,
 )
 from enersolar.models import CRM
+from leads.models import Lead
 
 from .models import (
     CRMHealth,
@@ -89,8 +91,15 @@ class DeliveryAttemptInline(ReadOnlyInline):
         "duration_ms",
         "outcome",
         "error",
-        "response_excerpt",
+        "answer_excerpt",
     ]
+    readonly_fields = ["answer_excerpt"]
+
+    @admin.display(description=_("answer excerpt"))
+    def answer_excerpt(self, attempt):
+        # The buyer's own words (its JSON, often English): data, shown as code.
+        excerpt = attempt.response_excerpt
+        return format_html("<code>{}</code>", excerpt) if excerpt else "—"
 
 
 class DeliveryCrossCRMFilter(admin.SimpleListFilter):
@@ -238,6 +247,39 @@ class VerificationReportAdmin(CSVExportAdmin, ReadOnlyAdmin):
         "permanent_errors",
         "expired",
     ]
+    fields = [
+        "started_at",
+        "finished_at",
+        "window_start",
+        "window_end",
+        "triggered_by",
+        "total_leads",
+        "counts_in_words",
+        "retried",
+        "rerouted",
+        "redispatched",
+        "recovered",
+        "still_failing",
+        "permanent_errors",
+        "expired",
+        "anomalies_in_words",
+    ]
+
+    @admin.display(description=_("counts by status and CRM"))
+    def counts_in_words(self, report):
+        statuses = dict(Lead.Status.choices)
+        rows = [
+            (
+                statuses.get(status, status),
+                ", ".join(f"{crm} : {n}" for crm, n in sorted(by_crm.items())),
+            )
+            for status, by_crm in sorted(report.counts.items())
+        ]
+        return format_html_join(mark_safe("<br>"), "{} — {}", rows) or "—"
+
+    @admin.display(description=_("anomalies"))
+    def anomalies_in_words(self, report):
+        return format_html_join(mark_safe("<br>"), "{} : {}", report.anomalies_described()) or "—"
 
     def get_urls(self):
         return [

@@ -5,6 +5,7 @@ from datetime import datetime, time, timedelta
 
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -19,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from enersolar.api import ERROR_SCHEMA
+from enersolar.api_codes import ApiError
 from enersolar.models import ActivityLog
 from enersolar.permissions import has_perm
 from enersolar.services import journal_record
@@ -99,7 +101,12 @@ class QueueItemsApi(generics.ListAPIView):
         state = self.request.query_params.get("status")
         if state:
             if state not in Delivery.State.values:
-                raise serializers.ValidationError({"status": f"One of {Delivery.State.values}"})
+                raise serializers.ValidationError(
+                    {
+                        "status": _("One of %(values)s.")
+                        % {"values": ", ".join(Delivery.State.values)}
+                    }
+                )
             items = items.filter(state=state)
         return items
 
@@ -151,20 +158,19 @@ class LeadRetryApi(APIView):
         tags=["queue"],
         request=None,
         responses=inline_serializer(
-            "LeadRetry", {"success": serializers.BooleanField(), "status": serializers.CharField()}
+            "LeadRetry",
+            {
+                "success": serializers.BooleanField(),
+                "code": serializers.CharField(default="lead_requeued"),
+                "status": serializers.CharField(),
+            },
         ),
     )
     def post(self, request, lead_id):
         lead = get_object_or_404(Lead, pk=lead_id)
         if not lead_retry(lead=lead, user=request.user):
-            return Response(
-                {
-                    "success": False,
-                    "error": f"A lead in status '{lead.status}' cannot be sent again.",
-                },
-                status=status.HTTP_409_CONFLICT,
-            )
-        return Response({"success": True, "status": Lead.Status.PENDING})
+            raise ApiError("lead_not_resendable", status.HTTP_409_CONFLICT, status=lead.status)
+        return Response({"success": True, "code": "lead_requeued", "status": Lead.Status.PENDING})
 
 
 class VerificationReportSerializer(serializers.ModelSerializer):

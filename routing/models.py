@@ -225,7 +225,7 @@ class DeliveryAttempt(models.Model):
         indexes = [models.Index(fields=["attempted_at"], name="attempt_time_idx")]
 
     def __str__(self) -> str:
-        return f"{self.attempted_at:%Y-%m-%d %H:%M:%S} {self.crm} {self.outcome}"
+        return f"{self.attempted_at:%Y-%m-%d %H:%M:%S} {self.crm} {self.get_outcome_display()}"
 
 
 class CRMHealth(models.Model):
@@ -286,6 +286,15 @@ class VerificationReport(models.Model):
     )
     anomalies = models.JSONField(_("anomalies"), default=dict)
 
+    # Each anomaly in words (the JSON keeps the keys, which scripts read).
+    ANOMALY_LABELS = {
+        "success_without_attempt": _("delivered leads without a successful attempt"),
+        "attempt_success_but_lead_not_delivered": _(
+            "successful attempts whose lead is not marked delivered"
+        ),
+        "delivery_state_mismatch": _("deliveries marked successful, lead not delivered"),
+    }
+
     class Meta:
         verbose_name = _("verification report")
         verbose_name_plural = _("verification reports")
@@ -294,3 +303,7 @@ class VerificationReport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.started_at:%Y-%m-%d %H:%M} ({self.total_leads})"
+
+    def anomalies_described(self) -> list[tuple[str, int]]:
+        """(the anomaly in words, how many) for each anomaly of the report."""
+        return [(str(self.ANOMALY_LABELS.get(key, key)), n) for key, n in self.anomalies.items()]

@@ -69,7 +69,8 @@ def test_deep_nesting_is_a_400(path, depth, partner_key):
     over_the_limit = len(body) > 32 * 1024  # refused before parsing
     response = post_raw(path, body, key=partner_key)
     error = assert_json_error(response, 413 if over_the_limit else 400)
-    assert ("too large" if over_the_limit else "nested deeper than 32") in error
+    assert ("trop volumineux" if over_the_limit else "plus de 32 niveaux") in error
+    assert response.json()["code"] == ("body_too_large" if over_the_limit else "json_too_deep")
 
 
 @pytest.mark.parametrize("path", PUBLIC_POSTS)

@@ -7,7 +7,6 @@ import re
 import uuid
 
 from django.conf import settings
-from django.http import Http404
 from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
@@ -17,6 +16,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from enersolar.api import ERROR_SCHEMA, ERRORS, PublicAPIView
+from enersolar.api_codes import ApiError
 from enersolar.france import DEPARTMENTS
 from enersolar.http import client_ip
 from enersolar.serializers import OptionalText
@@ -50,6 +50,7 @@ class SessionInput(AttributionInput):
 
 class SessionOutput(serializers.Serializer):
     success = serializers.BooleanField()
+    code = serializers.CharField(help_text="`session_started` or `session_reused`.")
     session_id = serializers.UUIDField()
     visitor_id = serializers.CharField()
     lp_code = serializers.CharField()
@@ -91,6 +92,7 @@ class SessionStartApi(PublicAPIView):
         response = Response(
             {
                 "success": True,
+                "code": "session_reused" if reused else "session_started",
                 "session_id": str(session.id),
                 "visitor_id": visitor_id,
                 "lp_code": session.lp_code,
@@ -122,6 +124,7 @@ class LpVisitInput(AttributionInput):
 
 class EventOutput(serializers.Serializer):
     success = serializers.BooleanField()
+    code = serializers.CharField(help_text="`event_recorded` or `event_duplicate`.")
     event_id = serializers.IntegerField()
     duplicate = serializers.BooleanField()
 
@@ -129,7 +132,7 @@ class EventOutput(serializers.Serializer):
 def _session_or_404(session_id) -> VisitorSession:
     session = VisitorSession.objects.filter(pk=session_id).first()
     if session is None:
-        raise Http404("Unknown session_id")
+        raise ApiError("unknown_session", 404)
     return session
 
 
@@ -153,7 +156,14 @@ class EventApi(PublicAPIView):
             ip=client_ip(request),
             user_agent=self.user_agent(request),
         )
-        return Response({"success": True, "event_id": event.id, "duplicate": not created})
+        return Response(
+            {
+                "success": True,
+                "code": "event_recorded" if created else "event_duplicate",
+                "event_id": event.id,
+                "duplicate": not created,
+            }
+        )
 
 
 class LpVisitApi(EventApi):
@@ -227,7 +237,7 @@ class PublicFormApi(PublicAPIView):
             # An imported form, asked for by its legacy id (old landing pages).
             form = _active_forms().filter(legacy_id=code.strip().lower()).first()
         if form is None:
-            raise Http404("Unknown or archived form")
+            raise ApiError("unknown_form", 404)
         return Response(_public_form(form))
 
 
@@ -242,7 +252,7 @@ class PublicFormByLandingPageApi(PublicAPIView):
         landing_page = landing_page_with_form(lp_code)
         form = landing_page.linked_form if landing_page else None
         if not form:
-            raise Http404("Unknown landing page or no active form")
+            raise ApiError("unknown_landing_page", 404)
         return Response(_public_form(form))
 
 

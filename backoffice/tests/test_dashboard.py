@@ -186,7 +186,13 @@ def test_last_verification_and_open_budget_alerts(client, shop, frozen):
         anomalies={"success_without_attempt": 2},
     )
     healthy, warning, depleted = (
-        OrderFactory(crm=shop.zr7, prepaid_total=Decimal("100")) for _ in range(3)
+        OrderFactory(
+            crm=shop.zr7,
+            unit_price=Decimal("5"),
+            prepaid_total=Decimal("100"),
+            prepaid_balance=Decimal(balance),
+        )
+        for balance in ("80", "15", "0")
     )
     BudgetAlert.objects.create(order=healthy, level=BudgetAlert.Level.HEALTHY)
     BudgetAlert.objects.create(order=warning, level=BudgetAlert.Level.WARNING)
@@ -198,7 +204,7 @@ def test_last_verification_and_open_budget_alerts(client, shop, frozen):
     assert dashboard["verification"] == last
     assert [a.order for a in dashboard["budget_alerts"]] == [depleted, warning]
     text = page_text(response)
-    assert "Leads vérifiés 12345" in text and "success_without_attempt 2" in text
+    assert "Leads vérifiés 12345" in text and "leads livrés sans envoi réussi 2" in text
     # Shown in Paris time: 03:00 Paris this morning.
     assert "10/03/2026 03:00" in text
 

@@ -3,6 +3,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
 from enersolar.models import CRM, Account, AccountRouting, ProductType
+from enersolar.roles import FORMER_NAMES
 
 
 def product(code: str = "PV") -> ProductType:
@@ -54,7 +55,9 @@ class UserFactory(factory.django.DjangoModelFactory):
     def role(self, create, extracted, **kwargs):
         if create and extracted:
             was_staff = self.is_staff
-            self.groups.add(Group.objects.get(name=extracted))  # makes the user staff
+            # Tests name roles in English ("Viewer") as SPEC does: the group's French name.
+            name = FORMER_NAMES.get(extracted, extracted)
+            self.groups.add(Group.objects.get(name=name))  # makes the user staff
             if not was_staff:
                 # A role's user whose staff status an admin took away since.
                 type(self).objects.filter(pk=self.pk).update(is_staff=False)

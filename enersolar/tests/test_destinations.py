@@ -215,7 +215,7 @@ def test_admin_change_of_a_crm_url_is_journaled_and_mailed(
         ]
     }
     (mail,) = mailoutbox
-    assert "admin@example.com" in mail.to
+    assert f"{ADMIN.lower()}@example.com" in mail.to
     assert "https://mdl.example.com/lead/ → https://mdl2.example.com/lead/" in mail.body
     assert "MDL" in mail.subject
 

@@ -275,11 +275,11 @@ def test_a_user_given_a_role_is_staff():
 
     User = get_user_model()
     editor = User.objects.create_user("claire", password="x" * 12)
-    editor.groups.add(Group.objects.get(name="Editor"))
+    editor.groups.add(Group.objects.get(name=EDITOR))
     assert User.objects.get(pk=editor.pk).is_staff
 
     viewer = User.objects.create_user("paul", password="x" * 12)
-    Group.objects.get(name="Viewer").user_set.add(viewer)
+    Group.objects.get(name=VIEWER).user_set.add(viewer)
     assert User.objects.get(pk=viewer.pk).is_staff
 
     other = User.objects.create_user("marc", password="x" * 12)

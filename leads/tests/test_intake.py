@@ -303,6 +303,7 @@ def test_valid_lead_is_pending_with_its_crm(client, form, session):
     body = response.json()
     assert body == {
         "success": True,
+        "code": "lead_received",
         "lead_id": body["lead_id"],
         "status": "pending",
         "crm": "zr7",

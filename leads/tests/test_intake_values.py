@@ -100,7 +100,7 @@ def test_refused_consent_is_stored_as_no_consent_and_never_handed_to_delivery(
         lead_received.disconnect(receiver)
     assert answer["status"] == Lead.Status.NO_CONSENT
     assert answer["stored"] is True
-    assert "Consent refused" in answer["warning"]
+    assert "Consentement refusé" in answer["warning"]
     assert lead.status == Lead.Status.NO_CONSENT
     assert lead.reasons == ["CONSENT_REFUSED"]
     assert lead.rgpd_consent is False
@@ -218,11 +218,11 @@ def test_the_partner_answer_says_per_field_what_was_done(client, form, partner):
     assert response.status_code == 200, response.content
     fields = response.json()["fields"]
     assert fields == {
-        "nom": "cut to 100 characters (whole value in the raw payload)",
-        "departement": "coerced to text",
-        "rgpd_consent": "coerced to true",
-        "civilite": "rejected: not text (list)",
-        "couleur": "unknown field: kept in the raw payload only",
+        "nom": "coupé à 100 caractères (valeur entière dans la charge brute)",
+        "departement": "converti en texte",
+        "rgpd_consent": "converti en vrai",
+        "civilite": "refusé : pas du texte (list)",
+        "couleur": "champ inconnu : gardé seulement dans la charge brute",
     }
     lead = Lead.objects.get(pk=response.json()["lead_id"])
     assert lead.raw_payload == body
@@ -330,7 +330,7 @@ def test_an_unusable_submission_id_is_ignored_and_said(client, form, partner):
     body = {"form_code": form.code, "phone": "0612345678", "submission_id": "has space"}
     response = client.post(PARTNER_URL, body, format="json", **partner)
     assert response.status_code == 200
-    assert response.json()["fields"]["submission_id"].startswith("rejected")
+    assert response.json()["fields"]["submission_id"].startswith("refusé")
     assert Lead.objects.get().idempotency_key == ""
 
 

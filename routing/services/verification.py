@@ -134,10 +134,12 @@ def verification_summary(report: VerificationReport) -> str:
         (_("Still failing"), report.still_failing),
         (_("Permanent errors"), report.permanent_errors),
         (_("Expired (not delivered in time)"), report.expired),
-        (_("Anomalies"), ", ".join(f"{k}={v}" for k, v in report.anomalies.items())),
+        (_("Anomalies"), ", ".join(f"{k} : {v}" for k, v in report.anomalies_described())),
     ]
     lines = [f"{label}: {value}" for label, value in figures]
     lines += ["", f"{gettext('By status and CRM')}:"]
+    statuses = dict(Lead.Status.choices)
     for status, by_crm in sorted(report.counts.items()):
-        lines.append(f"  {status}: " + ", ".join(f"{c}={n}" for c, n in sorted(by_crm.items())))
+        label = statuses.get(status, status)
+        lines.append(f"  {label} : " + ", ".join(f"{c}={n}" for c, n in sorted(by_crm.items())))
     return "\n".join(lines)

@@ -204,7 +204,7 @@ def test_editor_may_send_a_failed_lead_again(
         response = client.post(f"/api/leads/{failed.pk}/retry")
 
     assert response.status_code == 200
-    assert response.json() == {"success": True, "status": "pending"}
+    assert response.json() == {"success": True, "code": "lead_requeued", "status": "pending"}
     assert Lead.objects.get(pk=failed.pk).status == Lead.Status.SUCCESS
     assert buyer.count_by_idempotency_key(answered=201) == {str(failed.pk): 1}
     entry = ActivityLog.objects.get(action=ActivityLog.Action.LEAD_RETRY)
@@ -219,6 +219,7 @@ def test_retrying_a_delivered_lead_is_a_conflict(client, buyer, world):
 
     assert response.status_code == 409
     assert response.json()["success"] is False
+    assert response.json()["code"] == "lead_not_resendable"
     assert "success" in response.json()["error"]
     assert buyer.requests == []
 

@@ -140,8 +140,8 @@ def test_report_counts_anomalies_and_summary(
     (mail,) = admin_inbox
     assert mail.subject == "[EnerSolar] Vérification du 2030-06-15"  # in the site language
     assert "Leads: 10" in mail.body
-    assert "success_without_attempt=1" in mail.body
-    assert "failed: zr7=2" in mail.body
+    assert "leads livrés sans envoi réussi : 1" in mail.body  # anomalies in words
+    assert "échec : zr7=2" in mail.body  # statuses too
     entry = ActivityLog.objects.get(action=ActivityLog.Action.VERIFICATION)
     assert entry.user == user and entry.object_id == str(report.pk)
 

@@ -325,7 +325,12 @@ def test_lp_visit_records_one_event_with_attribution(form, session):
 
     assert response.status_code == 200
     body = response.json()
-    assert body == {"success": True, "event_id": body["event_id"], "duplicate": False}
+    assert body == {
+        "success": True,
+        "code": "event_recorded",
+        "event_id": body["event_id"],
+        "duplicate": False,
+    }
     event = TrackingEvent.objects.get(pk=body["event_id"])
     assert event.event_type == "lp_visit"
     assert event.session == session
@@ -432,7 +437,12 @@ def test_lp_visit_endpoint_and_lp_visit_event_share_the_once_rule(client, sessio
     second = post_json(
         client, EVENT_URL, {"session_id": str(session.pk), "event_type": "lp_visit"}
     ).json()
-    assert second == {"success": True, "event_id": first["event_id"], "duplicate": True}
+    assert second == {
+        "success": True,
+        "code": "event_duplicate",
+        "event_id": first["event_id"],
+        "duplicate": True,
+    }
 
 
 def test_form_step_is_recorded_every_time(client, session):
