@@ -1,7 +1,8 @@
 """The delivery queue's upkeep (SPEC §5): claim what is due, give claims
 back, release what a vanished worker held (the lease), sweep leads left
-without a delivery, probe failing CRMs, and the staff actions "Relancer" and
-"retry exhausted". Sending a claimed batch is routing/services/batch.py.
+without a delivery, probe failing CRMs, the staff actions "Relancer" and
+"retry exhausted", and the stored totals behind the queue's counts. Sending
+a claimed batch is routing/services/batch.py.
 
 The schedule lives in the database (Delivery.next_attempt_at), not in Celery
 countdowns: with Redis, a task held past the visibility timeout is delivered
@@ -18,7 +19,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from enersolar.models import ActivityLog
@@ -27,7 +28,7 @@ from leads.models import Lead
 from leads.selectors import lead_freshness_cutoff, lead_is_stale, leads_stale_waiting
 from leads.services import EXPIRED_REASON, leads_expire, leads_status_set
 
-from ..models import Delivery, DeliveryAttempt
+from ..models import Delivery, DeliveryAttempt, DeliveryTotals
 from ..signals import delivery_wanted, queue_run_wanted
 from .circuit import Recovery, circuit_budget, circuits_to_probe
 
@@ -261,3 +262,19 @@ def held_leads_release(*, product_type_id: int) -> int:
     held = Lead.objects.filter(status=Lead.Status.PENDING_NO_ORDER, product_type_id=product_type_id)
     leads_expire(held.filter(created_at__lt=lead_freshness_cutoff(timezone.now())))
     return leads_status_set(held, Lead.Status.PENDING)
+
+
+def queue_totals_refresh(*, counted_until: datetime) -> DeliveryTotals:
+    """Count the deliveries routed, and those delivered, before
+    `counted_until` (one pass over the table), for queue_stats. Run by the
+    dashboard's refresh job every minute, with its cut-off (a little in the
+    past, so that no transaction still in flight is missed)."""
+    success = Q(state=Delivery.State.SUCCESS)
+    row = Delivery.objects.aggregate(
+        routed=Count("pk", filter=Q(routed_at__lt=counted_until)),
+        delivered=Count("pk", filter=success & Q(delivered_at__lt=counted_until)),
+    )
+    totals, _ = DeliveryTotals.objects.update_or_create(
+        pk=1, defaults={**row, "counted_until": counted_until}
+    )
+    return totals
