@@ -201,11 +201,16 @@ class DeliveryTotals(models.Model):
     two numbers only move forward (a delivery's routed_at and a success's
     delivered_at are written once), so queue_stats adds to them what was
     routed or delivered since, and counts the waiting states (small, indexed)
-    live; `failed` is the rest."""
+    live; `failed` is the rest. What the totals cannot follow (a delivery
+    deleted, or inserted with a past routed_at by a legacy import) is set
+    right by the hourly recount."""
 
     routed = models.PositiveBigIntegerField(_("deliveries routed"))
     delivered = models.PositiveBigIntegerField(_("deliveries delivered"))
     counted_until = models.DateTimeField(_("counted until"))
+    # The cut-off of the last count over the whole table; the refreshes in
+    # between add the minute since the previous cut-off.
+    recounted_until = models.DateTimeField(_("recounted until"))
 
     class Meta:
         verbose_name = _("delivery totals")

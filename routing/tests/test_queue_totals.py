@@ -14,6 +14,7 @@ from routing.models import Delivery, DeliveryTotals
 from routing.selectors import queue_stats, queue_stats_live
 from routing.services.batch import lead_deliver
 from routing.services.queue import (
+    TOTALS_RECOUNT_EVERY,
     lead_retry,
     queue_process,
     queue_retry_exhausted,
@@ -130,6 +131,20 @@ def test_stored_totals_plus_the_changes_since_are_the_live_numbers(
     # The delivered lead of before the refresh stays counted once.
     assert delivery_of(delivered).state == S.SUCCESS
 
+    # The next refreshes add the minute since theirs (no recount within the
+    # hour): the same totals as a count over the whole table.
+    time_machine.shift(timedelta(minutes=1))
+    added = refresh()
+    assert added.recounted_until == totals.counted_until
+    assert (added.routed, added.delivered) == (7, 3)
+    assert assert_same_as_live()["total"] == 7
+    time_machine.shift(timedelta(minutes=1))
+    sent(world, buyer, 201)
+    time_machine.shift(timedelta(minutes=1))
+    added = refresh()
+    assert (added.routed, added.delivered) == (8, 4)
+    assert assert_same_as_live()[S.SUCCESS] == 4
+
 
 def test_an_expired_delivery_counts_as_failed_at_once(world, buyer, time_machine):
     queued = sent(world, buyer, 503)
@@ -142,17 +157,31 @@ def test_an_expired_delivery_counts_as_failed_at_once(world, buyer, time_machine
     assert assert_same_as_live()[S.FAILED] == 1
 
 
-def test_a_deleted_delivery_leaves_the_counts_at_the_next_refresh(world, buyer, time_machine):
-    """The one change the stored totals cannot see (leads are not deleted
-    in the daily work): it shows after a minute, as the leads' day counts."""
+def test_a_deleted_delivery_leaves_the_counts_at_the_hourly_recount(world, buyer, time_machine):
+    """The one change the stored totals cannot follow (leads are deleted
+    only when a legacy import is undone): the recount sets it right."""
     gone = sent(world, buyer, 201)
     sent(world, buyer, 201)
     time_machine.shift(timedelta(minutes=1))
-    refresh()
+    first = refresh()
 
     Lead.objects.filter(pk=gone.pk).delete()
 
     assert queue_stats().counts["total"] == 2
     assert queue_stats_live().counts["total"] == 1
+    time_machine.shift(TOTALS_RECOUNT_EVERY - timedelta(minutes=1))
     refresh()
+    assert queue_stats().counts["total"] == 2  # added to, not recounted yet
+    time_machine.shift(timedelta(minutes=1))
+    recounted = refresh()
+    assert recounted.recounted_until == first.counted_until + TOTALS_RECOUNT_EVERY
     assert_same_as_live()
+
+
+def test_a_refresh_with_an_earlier_cut_off_changes_nothing(world, buyer):
+    sent(world, buyer, 201)
+    later = queue_totals_refresh(counted_until=timezone.now() + timedelta(minutes=1))
+
+    earlier = queue_totals_refresh(counted_until=timezone.now())
+
+    assert (earlier.counted_until, earlier.routed) == (later.counted_until, 1)
