@@ -33,19 +33,17 @@ def queue_stats() -> QueueStats:
     `failed` the rest; everything live (queue_stats_live) before the first
     refresh. The same numbers as the live query, except that a delivery
     deleted, or inserted with a past routed_at (legacy import), shows at the
-    next refresh."""
+    hourly recount (routing.services.queue.queue_totals_refresh)."""
     since = OuterRef("counted_until")
     pending = Delivery.objects.filter(state=S.PENDING)
-    success = Delivery.objects.filter(state=S.SUCCESS)
     row = (
         DeliveryTotals.objects.annotate(
             **{state: _count(Delivery.objects.filter(state=state)) for state in WAITING_STATES},
             # Every state listed, so that the (state, routed_at) index serves.
             routed_since=_count(Delivery.objects.filter(state__in=S.values, routed_at__gte=since)),
-            delivered_since=_count(success.filter(delivered_at__gte=since)),
-            # None expected (a success is stamped), but counted rather than lost; a
-            # separate count, since an OR would read the whole index.
-            delivered_undated=_count(success.filter(delivered_at__isnull=True)),
+            delivered_since=_count(
+                Delivery.objects.filter(state=S.SUCCESS, delivered_at__gte=since)
+            ),
             oldest_pending_due=Subquery(
                 pending.filter(next_attempt_at__isnull=False)
                 .order_by("next_attempt_at")
@@ -61,7 +59,6 @@ def queue_stats() -> QueueStats:
             *WAITING_STATES,
             "routed_since",
             "delivered_since",
-            "delivered_undated",
             "oldest_pending_due",
             "oldest_pending_routed_at",
         )
@@ -71,7 +68,7 @@ def queue_stats() -> QueueStats:
         return queue_stats_live()
     counts = {state: row[state] for state in WAITING_STATES}
     counts["total"] = row["routed"] + row["routed_since"]
-    counts[S.SUCCESS] = row["delivered"] + row["delivered_since"] + row["delivered_undated"]
+    counts[S.SUCCESS] = row["delivered"] + row["delivered_since"]
     others = sum(counts[state] for state in S.values if state != S.FAILED)
     counts[S.FAILED] = counts["total"] - others
     return QueueStats(
