@@ -1,4 +1,5 @@
-"""Writes of the back office: the dashboard's stored lead counts and form starts."""
+"""Writes of the back office: the dashboard's stored lead counts, form
+starts and delivery totals."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
+
+from routing.services.queue import queue_totals_refresh
 
 from . import selectors
 from .models import FormStartDayCount, LeadDayCount
@@ -19,7 +22,8 @@ COMMIT_MARGIN = timedelta(seconds=30)
 
 def lead_day_counts_refresh(*, now: datetime | None = None, days: int = 7) -> int:
     """Rewrite the stored lead counts and form starts of the last `days`
-    Paris days, from the leads and events tables, up to `now` minus the commit
+    Paris days, from the leads and events tables, and the delivery queue's
+    totals (routing.selectors.queue_stats), up to `now` minus the commit
     margin. Returns the lead count rows stored.
 
     Status changes of leads created before the cut-off (delivered, returned…)
@@ -57,4 +61,5 @@ def lead_day_counts_refresh(*, now: datetime | None = None, days: int = 7) -> in
         LeadDayCount.objects.bulk_create(rows)
         FormStartDayCount.objects.all().delete()
         FormStartDayCount.objects.bulk_create(starts)
+    queue_totals_refresh(counted_until=counted_until)
     return len(rows)

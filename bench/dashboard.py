@@ -11,12 +11,16 @@
 2. Adds --sessions visitor sessions over the same 23 h 50 min, each with its
    form_start event (the conversion widget's "started"), in set-based SQL.
 3. Runs the refresh-lead-day-counts job twice, as beat does every minute (the
-   dashboard's stored lead counts), and times it.
+   dashboard's stored lead counts, form starts and delivery totals), and
+   times it.
 4. Renders, through Django's test client as a logged-in superuser, the admin
    index (the dashboard), the widgets fragment its script refreshes every
    minute, and the departments dashboard (default: last 30 days); each
    --renders times after one warm-up render. Prints the SQL statements of one
    render (count and time of each) and the time per render (min / median / max).
+5. Computes the dashboard's numbers both ways, stored + live tail and live
+   only (lead days, form starts, queue counts), times each and says whether
+   they are equal.
 
 Only 127.0.0.1 is contacted (in-memory broker, dummy e-mail backend).
 """
@@ -133,6 +137,35 @@ def measure(client, url: str, renders: int) -> tuple[list, list[float]]:
     return timer.queries, durations
 
 
+def compare_with_live() -> None:
+    """Each stored + live reader against its live-only twin: time and equality."""
+    from django.utils import timezone
+
+    from backoffice.selectors import form_starts, form_starts_live, lead_days, lead_days_live
+    from routing.selectors import queue_stats, queue_stats_live
+
+    def timed(read):
+        started = time.monotonic()
+        result = read()
+        return result, time.monotonic() - started
+
+    now = timezone.now()
+    pairs = {
+        "lead days (7)": (lambda: lead_days(now=now), lambda: lead_days_live(now=now)),
+        "form starts": (lambda: form_starts(now=now), lambda: form_starts_live(now=now)),
+        "queue counts": (queue_stats, queue_stats_live),
+    }
+    print()
+    print("=== the same numbers as the live queries ===")
+    for name, (shown_read, live_read) in pairs.items():
+        shown, shown_s = timed(shown_read)
+        live, live_s = timed(live_read)
+        print(
+            f"{name:<16} stored + live {shown_s:.3f} s, live only {live_s:.3f} s, "
+            f"equal: {shown == live}"
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--leads", type=int, default=1_000_000, help="leads in the last 24 h")
@@ -221,6 +254,7 @@ def main() -> int:
         )
         + f"; queue total {dashboard['queue']['total']}"
     )
+    compare_with_live()
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     return 0
 

@@ -15,6 +15,8 @@ from backoffice.tasks import refresh_lead_day_counts
 from enersolar.beat import JOBS
 from enersolar.tests.factories import UserFactory
 from leads.models import Lead
+from routing.models import Delivery, DeliveryTotals
+from routing.selectors import queue_stats_live
 
 from .conftest import NOW, paris
 
@@ -150,6 +152,26 @@ def test_the_dashboard_shows_the_live_numbers(client, week):
         starts.direct_today,
         starts.direct_period,
     ]
+
+
+def test_the_queue_widget_shows_the_live_numbers(client, week):
+    """Its stored totals plus the changes since (routing/tests/test_queue_totals.py
+    goes through the real delivery paths)."""
+    lead_day_counts_refresh(now=NOW)
+    assert DeliveryTotals.objects.get().counted_until == NOW - COMMIT_MARGIN
+    queued = Delivery.objects.filter(state=Delivery.State.PENDING).order_by("routed_at").first()
+    Delivery.objects.filter(pk=queued.pk).update(state=Delivery.State.SUCCESS, delivered_at=NOW)
+    week.lead(at=NOW - timedelta(seconds=5), status=S.QUEUED, crm=week.zr7)
+    client.force_login(UserFactory(username="boss", is_superuser=True))
+
+    queue = client.get(reverse("admin:dashboard_widgets")).context["dashboard"]["queue"]
+
+    live = queue_stats_live()
+    assert {row["state"]: row["n"] for row in queue["counts"]} == {
+        state: live.counts[state] for state in Delivery.State.values
+    }
+    assert queue["total"] == live.counts["total"] == 4 * 5 + 2 + 1
+    assert queue["oldest_routed_at"] == live.oldest_pending_routed_at
 
 
 def test_beat_runs_the_refresh_every_minute(week):

@@ -1,7 +1,8 @@
 """The delivery queue's upkeep (SPEC §5): claim what is due, give claims
 back, release what a vanished worker held (the lease), sweep leads left
-without a delivery, probe failing CRMs, and the staff actions "Relancer" and
-"retry exhausted". Sending a claimed batch is routing/services/batch.py.
+without a delivery, probe failing CRMs, the staff actions "Relancer" and
+"retry exhausted", and the stored totals behind the queue's counts. Sending
+a claimed batch is routing/services/batch.py.
 
 The schedule lives in the database (Delivery.next_attempt_at), not in Celery
 countdowns: with Redis, a task held past the visibility timeout is delivered
@@ -18,7 +19,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from enersolar.models import ActivityLog
@@ -27,7 +28,7 @@ from leads.models import Lead
 from leads.selectors import lead_freshness_cutoff, lead_is_stale, leads_stale_waiting
 from leads.services import EXPIRED_REASON, leads_expire, leads_status_set
 
-from ..models import Delivery, DeliveryAttempt
+from ..models import Delivery, DeliveryAttempt, DeliveryTotals
 from ..signals import delivery_wanted, queue_run_wanted
 from .circuit import Recovery, circuit_budget, circuits_to_probe
 
@@ -37,6 +38,10 @@ LEASE_EXPIRED = "LEASE_EXPIRED"
 # At most this many too-old leads marked expired per queue run (every 30 s):
 # a run stays short even after days without one.
 EXPIRE_PER_RUN = 5000
+# The stored delivery totals are counted again over the whole table this
+# often (a quarter of a second per million deliveries); added to each minute
+# in between.
+TOTALS_RECOUNT_EVERY = timedelta(hours=1)
 
 # Leads staff may send again with "Relancer".
 RETRYABLE_STATUSES = (
@@ -261,3 +266,46 @@ def held_leads_release(*, product_type_id: int) -> int:
     held = Lead.objects.filter(status=Lead.Status.PENDING_NO_ORDER, product_type_id=product_type_id)
     leads_expire(held.filter(created_at__lt=lead_freshness_cutoff(timezone.now())))
     return leads_status_set(held, Lead.Status.PENDING)
+
+
+def queue_totals_refresh(*, counted_until: datetime) -> DeliveryTotals:
+    """Bring the deliveries routed, and those delivered, before
+    `counted_until` up to date, for queue_stats. Run by the dashboard's
+    refresh job every minute, with its cut-off (a little in the past, so that
+    no transaction still in flight is missed): what was routed or delivered
+    since the previous cut-off is added (index ranges, a minute's worth);
+    once an hour, and the first time, the whole table is counted again."""
+    with transaction.atomic():
+        totals = DeliveryTotals.objects.select_for_update().filter(pk=1).first()
+        if totals is not None and counted_until <= totals.counted_until:
+            return totals  # a run with a later cut-off came first
+        if totals is None or counted_until - totals.recounted_until >= TOTALS_RECOUNT_EVERY:
+            row = _delivery_totals(until=counted_until)
+            totals = totals or DeliveryTotals(pk=1)
+            totals.routed, totals.delivered = row["routed"], row["delivered"]
+            totals.recounted_until = counted_until
+        else:
+            row = _delivery_totals(since=totals.counted_until, until=counted_until)
+            totals.routed += row["routed"]
+            totals.delivered += row["delivered"]
+        totals.counted_until = counted_until
+        totals.save()
+    return totals
+
+
+def _delivery_totals(*, since: datetime | None = None, until: datetime) -> dict[str, int]:
+    """The deliveries routed in [since, until) (`routed`), and the successes
+    delivered in it (`delivered`), in one query; `since` None: from the start."""
+    routed = Q(routed_at__lt=until)
+    # A success is stamped when written (batch.py); one without a stamp, which
+    # nothing makes, would be counted here, by the recount.
+    delivered = Q(state=Delivery.State.SUCCESS) & ~Q(delivered_at__gte=until)
+    deliveries = Delivery.objects.all()
+    if since is not None:
+        # Listing every state lets the (state, routed_at) index serve.
+        routed &= Q(state__in=Delivery.State.values, routed_at__gte=since)
+        delivered = Q(state=Delivery.State.SUCCESS, delivered_at__gte=since, delivered_at__lt=until)
+        deliveries = deliveries.filter(routed | delivered)
+    return deliveries.aggregate(
+        routed=Count("pk", filter=routed), delivered=Count("pk", filter=delivered)
+    )
