@@ -19,6 +19,7 @@ from ..reader import RawDoc, iter_documents
 from . import copy
 from .mappers import CollectionMappers
 from .schema import COLLECTIONS, DOCUMENTED_FIELDS, MODELS, NOT_DEDUPED, OUR_DELIVERED, S
+from .statistics import Statistics
 from .values import (
     LISTED_KEPT,
     Invalid,
@@ -84,6 +85,7 @@ class Importer(CollectionMappers):
         }
         self._products = {p.code: p for p in ProductType.objects.all()}
         self._departments = set(Department.objects.values_list("code", flat=True))
+        self._statistics = Statistics()
 
     # --- driving --------------------------------------------------------------
 
@@ -101,7 +103,13 @@ class Importer(CollectionMappers):
         next_report = self.progress_every
         handler = getattr(self, f"_map_{name}")
         for chunk in in_chunks(iter_documents(path), self.chunk_size):
+            created, recorded = stats.created, stats.created + stats.matched + stats.duplicates
             self._chunk(name, chunk, stats, handler)
+            if not self.audit:
+                self._statistics.written(MODELS[name], stats.created - created)
+                self._statistics.written(
+                    LegacyRecord, stats.created + stats.matched + stats.duplicates - recorded
+                )
             if stats.total >= next_report:
                 next_report += self.progress_every
                 rate = stats.total / max(time.monotonic() - started, 1e-6)
