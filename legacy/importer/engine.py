@@ -17,6 +17,7 @@ from tracking.models import Form, LandingPage, TrackingEvent, VisitorSession
 from ..models import ImportBatch, LegacyRecord, MiniAnalysis
 from ..reader import RawDoc, iter_documents
 from . import copy
+from .lookups import among
 from .mappers import CollectionMappers
 from .schema import COLLECTIONS, DOCUMENTED_FIELDS, MODELS, NOT_DEDUPED, OUR_DELIVERED, S
 from .statistics import Statistics
@@ -184,7 +185,7 @@ class Importer(CollectionMappers):
         repeated: set[str] = set()
         batch_id = self.batch.pk if self.batch else None
         for legacy_id, record_batch, imported_at in LegacyRecord.objects.filter(
-            collection=name, legacy_id__in=[d[1] for d in docs]
+            among("legacy_id", [d[1] for d in docs]), collection=name
         ).values_list("legacy_id", "batch_id", "imported_at"):
             # Written by this very run (an earlier chunk): the id is repeated
             # in the dump, reported as an audit reports it.
@@ -347,10 +348,14 @@ class Importer(CollectionMappers):
         """Per-chunk lookups of the big collections: one query each."""
         if name == "visitor_sessions":
             ids = [legacy_uuid(name, d[1]) for d in docs]
-            return {"existing": set(VisitorSession.objects.filter(pk__in=ids).values_list("pk"))}
+            return {
+                "existing": set(VisitorSession.objects.filter(among("pk", ids)).values_list("pk"))
+            }
         if name == "tracking":
             ids = {legacy_uuid("visitor_sessions", d[2].get("session_id")) for d in docs}
-            found = set(VisitorSession.objects.filter(pk__in=ids).values_list("pk", flat=True))
+            found = set(
+                VisitorSession.objects.filter(among("pk", ids)).values_list("pk", flat=True)
+            )
             once = set(
                 TrackingEvent.objects.filter(
                     session_id__in=found, event_type__in=TrackingEvent.ONCE_PER_SESSION
@@ -368,9 +373,11 @@ class Importer(CollectionMappers):
                 line: phone_normalize_cached(as_text(doc.get("phone"))) for line, _, doc in docs
             }
             return {
-                "existing": set(Lead.objects.filter(pk__in=ids).values_list("pk", flat=True)),
+                "existing": set(Lead.objects.filter(among("pk", ids)).values_list("pk", flat=True)),
                 "sessions": set(
-                    VisitorSession.objects.filter(pk__in=sessions).values_list("pk", flat=True)
+                    VisitorSession.objects.filter(among("pk", sessions)).values_list(
+                        "pk", flat=True
+                    )
                 ),
                 "phones": phones,
                 "identities": self._lead_identities({p for p in phones.values() if p}),
@@ -413,7 +420,7 @@ class Importer(CollectionMappers):
         if not phones:
             return found
         rows = (
-            Lead.objects.filter(phone__in=phones, product_type__isnull=False)
+            Lead.objects.filter(among("phone", phones), product_type__isnull=False)
             .exclude(status__in=[*NOT_DEDUPED, S.DOUBLE_SUBMIT])
             .order_by("created_at")
             .values_list("phone", "product_type_id", "pk", "created_at", "status")
