@@ -363,21 +363,26 @@ class Importer(CollectionMappers):
             )
             return {"sessions": found, "once": once}
         if name == "leads":
-            ids = [legacy_uuid(name, d[1]) for d in docs]
-            sessions = {
-                legacy_uuid("visitor_sessions", d[2]["session_id"])
-                for d in docs
-                if d[2].get("session_id")
+            # By document line: each id turned into a UUID once.
+            pks = {line: legacy_uuid(name, legacy_id) for line, legacy_id, _ in docs}
+            session_pks = {
+                line: legacy_uuid("visitor_sessions", doc["session_id"])
+                for line, _, doc in docs
+                if doc.get("session_id")
             }
             phones = {
                 line: phone_normalize_cached(as_text(doc.get("phone"))) for line, _, doc in docs
             }
             return {
-                "existing": set(Lead.objects.filter(among("pk", ids)).values_list("pk", flat=True)),
+                "pks": pks,
+                "existing": set(
+                    Lead.objects.filter(among("pk", pks.values())).values_list("pk", flat=True)
+                ),
+                "session_pks": session_pks,
                 "sessions": set(
-                    VisitorSession.objects.filter(among("pk", sessions)).values_list(
-                        "pk", flat=True
-                    )
+                    VisitorSession.objects.filter(
+                        among("pk", set(session_pks.values()))
+                    ).values_list("pk", flat=True)
                 ),
                 "phones": phones,
                 "identities": self._lead_identities({p for p in phones.values() if p}),
