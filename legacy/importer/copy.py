@@ -29,6 +29,8 @@ _SPECIAL = re.compile(r"[\\\t\n\r\x00]")
 
 
 def _text(value) -> str:
+    if value == "":
+        return value  # a blank field: most of a lead's columns
     text = value if type(value) is str else str(value)
     # translate() with a mapping is slow: only for the rare value that needs it.
     return text.translate(_ESCAPES) if _SPECIAL.search(text) else text
@@ -40,6 +42,8 @@ def _formatter(field: models.Field) -> Callable:
         encoder = field.encoder
 
         def as_json(value):
+            if not value and type(value) in (dict, list):
+                return "{}" if type(value) is dict else "[]"  # most reasons, most records
             return _text(json.dumps(value, cls=encoder, ensure_ascii=False))
 
         return as_json
@@ -127,9 +131,14 @@ def rows_payload(model: type[models.Model], names: list[str], rows: Iterable[lis
 def _payload(table: str, fields: list, rows: Iterable[list]) -> tuple[str, bytes]:
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     sql = f"COPY {connection.ops.quote_name(table)} ({columns}) FROM STDIN"
-    pairs = list(enumerate(_formatter(f) for f in fields))
+    formats = [_formatter(f) for f in fields]
     lines = [
-        "\t".join(NULL if row[i] is None else format_(row[i]) for i, format_ in pairs)
+        "\t".join(
+            [
+                NULL if value is None else format_(value)
+                for value, format_ in zip(row, formats, strict=True)
+            ]
+        )
         for row in rows
     ]
     return sql, ("\n".join(lines) + "\n").encode() if lines else b""

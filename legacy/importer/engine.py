@@ -10,15 +10,15 @@ from django.db import DatabaseError, models, transaction
 from django.utils import timezone
 
 from enersolar.models import CodeSequence, Department, ProductType
-from leads.models import Lead
-from routing.models import Delivery
-from tracking.models import Form, LandingPage, TrackingEvent, VisitorSession
+from tracking.models import Form, LandingPage
 
-from ..models import ImportBatch, LegacyRecord, MiniAnalysis
+from ..models import ImportBatch, LegacyRecord
 from ..reader import RawDoc, iter_documents
 from . import copy
+from .lookups import ChunkLookups, among
 from .mappers import CollectionMappers
-from .schema import COLLECTIONS, DOCUMENTED_FIELDS, MODELS, NOT_DEDUPED, OUR_DELIVERED, S
+from .schema import COLLECTIONS, DOCUMENTED_FIELDS, MODELS
+from .statistics import Statistics
 from .values import (
     LISTED_KEPT,
     Invalid,
@@ -27,8 +27,6 @@ from .values import (
     as_text,
     fit_to_columns,
     in_chunks,
-    legacy_uuid,
-    phone_normalize_cached,
 )
 
 RECORD_FIELDS = [
@@ -45,7 +43,7 @@ RECORD_FIELDS = [
 RECORD_ATTNAMES = [LegacyRecord._meta.get_field(name).attname for name in RECORD_FIELDS]
 
 
-class Importer(CollectionMappers):
+class Importer(CollectionMappers, ChunkLookups):
     """Audit (`audit=True`: read and check, write nothing) or import."""
 
     def __init__(
@@ -84,6 +82,7 @@ class Importer(CollectionMappers):
         }
         self._products = {p.code: p for p in ProductType.objects.all()}
         self._departments = set(Department.objects.values_list("code", flat=True))
+        self._statistics = Statistics()
 
     # --- driving --------------------------------------------------------------
 
@@ -101,7 +100,13 @@ class Importer(CollectionMappers):
         next_report = self.progress_every
         handler = getattr(self, f"_map_{name}")
         for chunk in in_chunks(iter_documents(path), self.chunk_size):
+            created, recorded = stats.created, stats.created + stats.matched + stats.duplicates
             self._chunk(name, chunk, stats, handler)
+            if not self.audit:
+                self._statistics.written(MODELS[name], stats.created - created)
+                self._statistics.written(
+                    LegacyRecord, stats.created + stats.matched + stats.duplicates - recorded
+                )
             if stats.total >= next_report:
                 next_report += self.progress_every
                 rate = stats.total / max(time.monotonic() - started, 1e-6)
@@ -176,7 +181,7 @@ class Importer(CollectionMappers):
         repeated: set[str] = set()
         batch_id = self.batch.pk if self.batch else None
         for legacy_id, record_batch, imported_at in LegacyRecord.objects.filter(
-            collection=name, legacy_id__in=[d[1] for d in docs]
+            among("legacy_id", [d[1] for d in docs]), collection=name
         ).values_list("legacy_id", "batch_id", "imported_at"):
             # Written by this very run (an earlier chunk): the id is repeated
             # in the dump, reported as an audit reports it.
@@ -334,85 +339,6 @@ class Importer(CollectionMappers):
         if code not in self._products:
             raise Invalid("UNKNOWN_PRODUCT", f"{key}={doc.get(key)!r}")
         return self._products[code]
-
-    def _prepare(self, name: str, docs: list[tuple[int, str, dict]]) -> dict:
-        """Per-chunk lookups of the big collections: one query each."""
-        if name == "visitor_sessions":
-            ids = [legacy_uuid(name, d[1]) for d in docs]
-            return {"existing": set(VisitorSession.objects.filter(pk__in=ids).values_list("pk"))}
-        if name == "tracking":
-            ids = {legacy_uuid("visitor_sessions", d[2].get("session_id")) for d in docs}
-            found = set(VisitorSession.objects.filter(pk__in=ids).values_list("pk", flat=True))
-            once = set(
-                TrackingEvent.objects.filter(
-                    session_id__in=found, event_type__in=TrackingEvent.ONCE_PER_SESSION
-                ).values_list("session_id", "event_type")
-            )
-            return {"sessions": found, "once": once}
-        if name == "leads":
-            ids = [legacy_uuid(name, d[1]) for d in docs]
-            sessions = {
-                legacy_uuid("visitor_sessions", d[2]["session_id"])
-                for d in docs
-                if d[2].get("session_id")
-            }
-            phones = {
-                line: phone_normalize_cached(as_text(doc.get("phone"))) for line, _, doc in docs
-            }
-            return {
-                "existing": set(Lead.objects.filter(pk__in=ids).values_list("pk", flat=True)),
-                "sessions": set(
-                    VisitorSession.objects.filter(pk__in=sessions).values_list("pk", flat=True)
-                ),
-                "phones": phones,
-                "identities": self._lead_identities({p for p in phones.values() if p}),
-            }
-        if name == "lead_queue":
-            ids = {legacy_uuid("leads", d[2].get("lead_id")) for d in docs if d[2].get("lead_id")}
-            leads = Lead.objects.filter(pk__in=ids)
-            return {
-                "leads": {
-                    pk: (status, origin)
-                    for pk, status, origin in leads.values_list(
-                        "pk", "status", "account__origin_crm_id"
-                    )
-                },
-                "delivered": set(Delivery.objects.filter(pk__in=ids).values_list("pk", flat=True)),
-                # What the legacy lead said of its route (kept in its record).
-                "lead_targets": {
-                    legacy_uuid("leads", object_id): (as_text(target), as_text(source))
-                    for object_id, target, source in LegacyRecord.objects.filter(
-                        collection="leads", created=True, object_id__in=[str(i) for i in ids]
-                    ).values_list("object_id", "extra__target_crm", "extra__routing_source")
-                },
-                "override_forms": set(
-                    leads.filter(form__crm_override__isnull=False).values_list("pk", flat=True)
-                ),
-            }
-        if name == "mini_analyses":
-            emails = {as_text(d[2].get("email")).lower() for d in docs}
-            for lead_pk, email, brand in MiniAnalysis.objects.filter(
-                lead__email__in=emails
-            ).values_list("lead_id", "lead__email", "brand_name"):
-                self._mini_identities.setdefault((email, brand.lower()), lead_pk)
-            return {"by_identity": self._mini_identities}
-        return {}
-
-    def _lead_identities(self, phones: set[str]) -> dict[tuple, list]:
-        """Leads we have of these phones, by (phone, product): (pk, created
-        at, delivered). One indexed query per chunk (phone, created_at)."""
-        found: dict[tuple, list] = {}
-        if not phones:
-            return found
-        rows = (
-            Lead.objects.filter(phone__in=phones, product_type__isnull=False)
-            .exclude(status__in=[*NOT_DEDUPED, S.DOUBLE_SUBMIT])
-            .order_by("created_at")
-            .values_list("phone", "product_type_id", "pk", "created_at", "status")
-        )
-        for phone, product, pk, created_at, status in rows:
-            found.setdefault((phone, product), []).append((pk, created_at, status in OUR_DELIVERED))
-        return found
 
     def _forms_by_code(self) -> dict[str, Form]:
         if not hasattr(self, "_form_cache"):

@@ -11,6 +11,7 @@ from .copy import Row
 from .schema import (
     DELIVERED_STATUSES,
     LEAD_STATUS_ALIASES,
+    LEAD_STATUSES,
     LEAD_TEXT_FIELDS,
     NOT_DEDUPED,
     OUR_DELIVERED,
@@ -151,7 +152,7 @@ class LeadMappers:
             if target and target != "none":
                 reasons.append(f"LEGACY_CRM:{target}")
             return status, reasons
-        if raw in S.values and raw not in UNSENT_STATUSES:
+        if raw in LEAD_STATUSES and raw not in UNSENT_STATUSES:
             status = raw
         elif raw in LEAD_STATUS_ALIASES:
             status = LEAD_STATUS_ALIASES[raw]
@@ -170,7 +171,7 @@ class LeadMappers:
         return status, reasons
 
     def _map_leads(self, line, legacy_id, doc, prepared) -> Item:
-        pk = legacy_uuid("leads", legacy_id)
+        pk = prepared["pks"][line]
         if pk in prepared["existing"]:
             return Item(line, legacy_id, matched=Lead(pk=pk))
         created_at = doc_date(doc, "created_at") or objectid_time(doc.get("_id"))
@@ -201,10 +202,9 @@ class LeadMappers:
             return item
 
         session_pk = None
-        if doc.get("session_id"):
-            candidate = legacy_uuid("visitor_sessions", doc["session_id"])
-            if candidate in prepared["sessions"]:
-                session_pk = candidate
+        candidate = prepared["session_pks"].get(line)
+        if candidate in prepared["sessions"]:
+            session_pk = candidate
         lp_code = as_text(doc.get("lp_code"))
         landing_page = form.landing_page if form else self._lp_cache.get(lp_code.upper())
         departement = department_normalize(as_text(doc.get("departement"))) or (

@@ -201,6 +201,8 @@ DOCUMENTED_FIELDS: dict[str, set[str]] = {
 }
 
 S = Lead.Status
+# Our statuses' values (Status.values builds a new list each time it is read).
+LEAD_STATUSES = frozenset(S.values)
 # Legacy lead statuses → ours. Our own names are kept as they are, except
 # those our machinery would pick up and send (pending, queued, held): an imported
 # lead is never delivered by the import. Those become `failed` (staff can
