@@ -20,7 +20,8 @@ from import_export.admin import ImportMixin
 
 from billing.admin import ORDER_BUDGET_COLUMNS, LeadReturnMixin, OrderBudgetMixin
 from enersolar.admin_tools import CSVExportAdmin, PermissionLabelsMixin, StreamingCSVExportMixin
-from leads.admin import LeadAdminBase, LeadCorrectionMixin, RejectedLeadAdminBase
+from leads.admin import LeadAdminBase, RejectedLeadAdminBase
+from leads.correction_admin import LeadCorrectionMixin
 from leads.models import Lead, RejectedLead
 from legacy.admin import LEAD_LEGACY_FILTERS, LeadLegacyMixin
 from legacy.resources import LeadExportResource, LeadImportResource

@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     from django.test import Client
     from django.utils import timezone
 
-    from leads import services
+    from leads import classification, services
     from leads.apis import PublicLeadInput
     from leads.models import Lead
     from tracking.models import VisitorSession
@@ -152,11 +152,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         now = timezone.now()
         with transaction.atomic():
-            services._lock_phone(lead.phone)
+            classification.phone_lock(lead.phone)
             session = session_convert(session_id=uuid.UUID(random.choice(sessions)))
             lead.session_id = session.id
-            earlier = services._earlier_leads(lead.phone, session.id, form.product_type, now)
-            services._classify(lead, form_found=True, earlier=earlier, value_reasons=[])
+            earlier = classification.earlier_leads(lead.phone, session.id, form.product_type, now)
+            classification.lead_classify(lead, form_found=True, earlier=earlier, value_reasons=[])
             lead.save(force_insert=True)
 
     def bare_insert() -> None:
@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         "session_convert (UPDATE … RETURNING)": lambda: session_convert(
             session_id=uuid.UUID(random.choice(sessions))
         ),
-        "earlier leads (double submit, duplicate)": lambda: services._earlier_leads(
+        "earlier leads (double submit, duplicate)": lambda: classification.earlier_leads(
             random_phone(), uuid.UUID(random.choice(sessions)), form.product_type, timezone.now()
         ),
         "transaction (lock, session, checks, INSERT)": transaction_only,

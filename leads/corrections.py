@@ -14,9 +14,10 @@ from enersolar.models import ActivityLog
 from enersolar.phone import phone_normalize
 from enersolar.services import journal_record
 
+from .classification import earlier_leads, lead_classify, phone_lock
 from .models import Lead
 from .selectors import lead_history
-from .services import _classify, _earlier_leads, _lock_phone, leads_status_set
+from .services import leads_status_set
 from .signals import lead_received
 
 logger = logging.getLogger(__name__)
@@ -107,11 +108,11 @@ def lead_correct(*, lead: Lead, changes: dict, user=None) -> CorrectionResult:
         for name, change in diff.items():
             setattr(lead, name, change["new"])
         if lead.phone:
-            _lock_phone(lead.phone)
+            phone_lock(lead.phone)
         # The intake's checks in its order; the double submit (same session
         # within seconds) cannot apply to a lead stored earlier.
-        earlier = _earlier_leads(lead.phone, None, lead.product_type, now)
-        _classify(
+        earlier = earlier_leads(lead.phone, None, lead.product_type, now)
+        lead_classify(
             lead,
             form_found=lead.form_id is not None or lead.product_type_id is not None,
             earlier=earlier,

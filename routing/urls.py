@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import apis
+from . import apis, lead_apis
 
 urlpatterns = [
     path("api/queue/stats", apis.QueueStatsApi.as_view(), name="queue-stats"),
@@ -11,8 +11,8 @@ urlpatterns = [
         apis.QueueRetryExhaustedApi.as_view(),
         name="queue-retry-exhausted",
     ),
-    path("api/leads", apis.LeadListApi.as_view(), name="leads-list"),
-    path("api/leads/<uuid:lead_id>", apis.LeadDetailApi.as_view(), name="lead-detail"),
+    path("api/leads", lead_apis.LeadListApi.as_view(), name="leads-list"),
+    path("api/leads/<uuid:lead_id>", lead_apis.LeadDetailApi.as_view(), name="lead-detail"),
     path("api/leads/<uuid:lead_id>/retry", apis.LeadRetryApi.as_view(), name="lead-retry"),
     path("api/verification/run", apis.VerificationRunApi.as_view(), name="verification-run"),
     path(

@@ -13,7 +13,7 @@ from enersolar.roles import EDITOR, VIEWER
 from enersolar.tests.factories import AccountRoutingFactory, CRMFactory, UserFactory, product
 from leads.models import Lead
 from leads.tests.factories import LeadFactory
-from routing.apis import LeadCursorPagination
+from routing.lead_apis import LeadCursorPagination
 from routing.models import Delivery
 from tracking.tests.factories import FormFactory
 
