@@ -66,7 +66,7 @@ class MiniAnalysisStatusFilter(admin.SimpleListFilter):
     def lookups(self, request, model_admin):
         return [
             ("any", _("every migrated mini-analysis")),
-            *((status, status) for status in MiniAnalysis.Status.values),
+            *MiniAnalysis.Status.choices,
         ]
 
     def queryset(self, request, queryset):

@@ -89,10 +89,12 @@ class MiniAnalysis(models.Model):
     SOURCE = "mini-analysis-migration"
 
     class Status(models.TextChoices):
-        NEW = "NEW", "NEW"
-        GENERATED = "GENERATED", "GENERATED"
-        QUOTA_BLOCKED = "QUOTA_BLOCKED", "QUOTA_BLOCKED"
-        ERROR = "ERROR", "ERROR"
+        # The values are the legacy system's (kept filterable as they were);
+        # the labels say them in words.
+        NEW = "NEW", _("new (not generated yet)")
+        GENERATED = "GENERATED", _("generated")
+        QUOTA_BLOCKED = "QUOTA_BLOCKED", _("blocked by the quota")
+        ERROR = "ERROR", _("generation error")
 
     lead = models.OneToOneField(
         Lead,

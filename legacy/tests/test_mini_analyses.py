@@ -186,6 +186,9 @@ def test_the_generated_filter_lists_them_and_the_lead_page_shows_the_analysis(
     assert len(shown) == len(generated) == 30
     other = MiniAnalysis.objects.exclude(status="GENERATED").first().lead_id
     assert f"/admin/leads/lead/{other}/change/" not in page
+    # The filter keeps the legacy values in its links and says them in words.
+    assert "?mini_analysis=QUOTA_BLOCKED" in page
+    assert "bloquée par le quota" in page and ">QUOTA_BLOCKED<" not in page
 
     lead = MiniAnalysis.objects.get(brand_name="Marque 0").lead
     detail = admin_client.get(f"/admin/leads/lead/{lead.pk}/change/").content.decode()
