@@ -92,6 +92,10 @@ def leads_widget(*, now: datetime) -> dict:
     return {
         "today_total": week.total(week.today),
         "week_total": week.total(),
+        # Counted as the lead list, the API and billing count them
+        # (routing.selectors.cross_crm_condition).
+        "today_cross_crm": week.cross_crm_total(week.today),
+        "week_cross_crm": week.cross_crm_total(),
         "crms": [_crm_label(crm) for crm in crms],
         "status_rows": status_rows,
         "crm_totals": crm_totals,

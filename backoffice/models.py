@@ -3,8 +3,8 @@ from django.utils.translation import gettext_lazy as _
 
 
 class LeadDayCount(models.Model):
-    """The dashboard's lead counts of one Paris day, status and target CRM,
-    as of `counted_until` (backoffice.services.lead_day_counts_refresh).
+    """The dashboard's lead counts of one Paris day, status, target CRM and
+    cross-CRM fact, as of `counted_until` (backoffice.services.lead_day_counts_refresh).
 
     At a million leads a day, counting the week live takes a second; the
     dashboard reads these rows and counts live only the leads created since
@@ -14,6 +14,8 @@ class LeadDayCount(models.Model):
     day = models.DateField(_("day"))
     status = models.CharField(_("status"), max_length=20)
     crm = models.CharField(_("target CRM"), max_length=100, blank=True)  # "" = not routed
+    # Routed to a CRM other than the lead's origin CRM (routing.selectors.cross_crm_condition).
+    cross_crm = models.BooleanField(_("cross-CRM"), default=False)
     leads = models.PositiveIntegerField(_("leads"))
     counted_until = models.DateTimeField(_("counted until"))
 
@@ -21,11 +23,14 @@ class LeadDayCount(models.Model):
         verbose_name = _("lead day count")
         verbose_name_plural = _("lead day counts")
         constraints = [
-            models.UniqueConstraint(fields=["day", "status", "crm"], name="lead_day_count_key")
+            models.UniqueConstraint(
+                fields=["day", "status", "crm", "cross_crm"], name="lead_day_count_key"
+            )
         ]
 
     def __str__(self) -> str:
-        return f"{self.day} {self.status} {self.crm or '-'}: {self.leads}"
+        cross = f" ({_('cross-CRM')})" if self.cross_crm else ""
+        return f"{self.day} {self.status} {self.crm or '-'}{cross}: {self.leads}"
 
 
 class FormStartDayCount(models.Model):

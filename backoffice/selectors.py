@@ -10,13 +10,14 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Count, Q
+from django.db.models import BooleanField, Case, Count, Q, Value, When
 from django.utils import timezone
 
 from billing.selectors import BudgetLow, budgets_low
 from enersolar.models import CRM, ProductType
 from leads.models import Lead
 from routing.models import VerificationReport
+from routing.selectors import cross_crm_condition
 from tracking.models import TrackingEvent
 from tracking.selectors import lead_is_direct, start_left_a_lead
 
@@ -34,11 +35,15 @@ def day_start(day: date) -> datetime:
 
 @dataclass
 class LeadDays:
-    """Lead counts of consecutive Paris days, by status and target CRM."""
+    """Lead counts of consecutive Paris days, by status and target CRM, and
+    how many of each day's leads are cross-CRM."""
 
     days: list[date]
     # (day, status, target CRM name or NOT_ROUTED) -> leads
     counts: dict[tuple[date, str, str], int] = field(default_factory=dict)
+    # day -> leads routed to a CRM other than their origin CRM
+    # (routing.selectors.cross_crm_condition, as the lead list, API and billing)
+    cross_crm: dict[date, int] = field(default_factory=dict)
 
     @property
     def today(self) -> date:
@@ -56,6 +61,9 @@ class LeadDays:
     def total(self, day: date | None = None) -> int:
         return sum(n for (d, _, _), n in self.counts.items() if day is None or d == day)
 
+    def cross_crm_total(self, day: date | None = None) -> int:
+        return sum(n for d, n in self.cross_crm.items() if day is None or d == day)
+
 
 def lead_days(*, now: datetime, days: int = 7) -> LeadDays:
     """The last `days` Paris days up to today: the stored counts
@@ -69,7 +77,7 @@ def lead_days(*, now: datetime, days: int = 7) -> LeadDays:
     if counted_until is not None and counted_until > live_from:
         live_from = counted_until
         for row in stored:
-            _lead_days_add(result, row.day, row.status, row.crm, row.leads)
+            _lead_days_add(result, row.day, row.status, row.crm, row.cross_crm, row.leads)
     _lead_days_count(result, since=live_from)
     return result
 
@@ -88,23 +96,28 @@ def _lead_days_empty(*, now: datetime, days: int) -> LeadDays:
     return LeadDays(days=[today - timedelta(days=days - 1 - i) for i in range(days)])
 
 
-def _lead_days_add(result: LeadDays, day: date, status: str, crm: str, leads: int):
+def _lead_days_add(
+    result: LeadDays, day: date, status: str, crm: str, cross_crm: bool, leads: int
+) -> None:
     key = (day, status, crm)
     result.counts[key] = result.counts.get(key, 0) + leads
+    if cross_crm:
+        result.cross_crm[day] = result.cross_crm.get(day, 0) + leads
 
 
 def _lead_days_count(result: LeadDays, *, since: datetime, until: datetime | None = None) -> None:
-    for day, status, crm, leads in lead_day_rows(days=result.days, since=since, until=until):
-        _lead_days_add(result, day, status, crm, leads)
+    for row in lead_day_rows(days=result.days, since=since, until=until):
+        _lead_days_add(result, *row)
 
 
 def lead_day_rows(*, days: list[date], since: datetime, until: datetime | None = None):
-    """(day, status, CRM, leads) of the leads created in
+    """(day, status, CRM, cross-CRM or not, leads) of the leads created in
     [since, until or the end of the last day) within `days`, in one query:
-    grouped by status and CRM, one conditional count per day. Grouping by the
-    day itself made PostgreSQL sort every row of the week (it cannot tell
-    that a date cast has few values); a handful of FILTER clauses per row is
-    cheaper."""
+    grouped by status, CRM and the cross-CRM fact (the one definition,
+    routing.selectors.cross_crm_condition), one conditional count per day.
+    Grouping by the day itself made PostgreSQL sort every row of the week
+    (it cannot tell that a date cast has few values); a handful of FILTER
+    clauses per row is cheaper."""
     bounds = [day_start(day) for day in days]
     bounds.append(day_start(days[-1] + timedelta(days=1)))
     end = min(until, bounds[-1]) if until is not None else bounds[-1]
@@ -112,17 +125,25 @@ def lead_day_rows(*, days: list[date], since: datetime, until: datetime | None =
     for i in range(len(days)):
         in_day = Q(created_at__gte=bounds[i], created_at__lt=bounds[i + 1])
         counts[f"leads_{i}"] = Count("pk", filter=in_day)
+    # Never NULL (a lead without delivery is not cross-CRM), hence the CASE.
+    is_cross_crm = Case(
+        When(cross_crm_condition("delivery__"), then=Value(True)),
+        default=Value(False),
+        output_field=BooleanField(),
+    )
     rows = (
         Lead.objects.filter(created_at__gte=max(since, bounds[0]), created_at__lt=end)
-        .values("status", "delivery__crm__name")
+        .annotate(is_cross_crm=is_cross_crm)
+        .values("status", "delivery__crm__name", "is_cross_crm")
         .annotate(**counts)
         .order_by()
     )
     for row in rows:
         crm = row["delivery__crm__name"] or NOT_ROUTED
+        cross = bool(row["is_cross_crm"])
         for i, day in enumerate(days):
             if row[f"leads_{i}"]:
-                yield day, row["status"], crm, row[f"leads_{i}"]
+                yield day, row["status"], crm, cross, row[f"leads_{i}"]
 
 
 # --- Conversion -------------------------------------------------------------------

@@ -36,13 +36,21 @@ def lead_day_counts_refresh(*, now: datetime | None = None, days: int = 7) -> in
     counts: dict[tuple, int] = {}
     # A CRM's name can appear twice (two CRM rows, same name): one row per key.
     since = selectors.day_start(window[0])
-    for day, status, crm, leads in selectors.lead_day_rows(
+    for day, status, crm, cross_crm, leads in selectors.lead_day_rows(
         days=window, since=since, until=counted_until
     ):
-        counts[day, status, crm] = counts.get((day, status, crm), 0) + leads
+        key = (day, status, crm, cross_crm)
+        counts[key] = counts.get(key, 0) + leads
     rows = [
-        LeadDayCount(day=day, status=status, crm=crm, leads=leads, counted_until=counted_until)
-        for (day, status, crm), leads in counts.items()
+        LeadDayCount(
+            day=day,
+            status=status,
+            crm=crm,
+            cross_crm=cross_crm,
+            leads=leads,
+            counted_until=counted_until,
+        )
+        for (day, status, crm, cross_crm), leads in counts.items()
     ]
     starts = [
         FormStartDayCount(

@@ -14,6 +14,7 @@ from billing.models import BudgetAlert
 from enersolar.tests.factories import UserFactory
 from leads.models import Lead
 from routing.models import CRMHealth, Delivery, VerificationReport
+from routing.selectors import cross_crm_condition
 from routing.tests.factories import OrderFactory
 from tracking.models import TrackingEvent
 
@@ -88,6 +89,29 @@ def test_dashboard_shows_todays_leads_per_status_and_crm(client, day):
     assert "7 derniers jours : 8 leads" in text
     # The app list of the stock index is still there, under the dashboard.
     assert "File de livraison" in text
+
+
+@pytest.mark.parametrize("stored", [False, True], ids=["live", "stored"])
+def test_dashboard_counts_cross_crm_leads_by_the_one_definition(client, day, stored):
+    """Routed to a CRM other than the lead's origin CRM (routing.selectors.
+    cross_crm_condition), whatever the status: today MDL's two leads of the
+    ZR7 account, an MDL account's lead routed to ZR7, not the one sent home."""
+    day.lead(at=paris(2026, 3, 10, 9, 50), status=S.QUEUED, crm=day.zr7, origin=day.mdl)
+    day.lead(at=paris(2026, 3, 10, 9, 51), crm=day.mdl, origin=day.mdl)
+    day.lead(at=paris(2026, 3, 5, 12, 0), status=S.FAILED, crm=day.mdl)
+    if stored:
+        lead_day_counts_refresh(now=NOW)  # counted until 09:59:30: every lead stored
+
+    response = as_superuser(client).get(reverse("admin:index"))
+
+    leads = response.context["dashboard"]["leads"]
+    today = Lead.objects.filter(created_at__gte=paris(2026, 3, 10), created_at__lt=NOW)
+    week = Lead.objects.filter(created_at__gte=paris(2026, 3, 4), created_at__lt=NOW)
+    assert leads["today_cross_crm"] == today.filter(cross_crm_condition("delivery__")).count() == 3
+    assert leads["week_cross_crm"] == week.filter(cross_crm_condition("delivery__")).count() == 4
+    text = page_text(response)
+    assert "Leads du jour : 9 dont inter-CRM : 3" in text
+    assert "7 derniers jours : 11 leads dont inter-CRM : 4" in text
 
 
 def test_week_charts_stack_each_day_by_status_group_and_crm(client, day):

@@ -56,6 +56,7 @@ def assert_same_as_live(now):
     shown, live = lead_days(now=now), lead_days_live(now=now)
     assert shown.days == live.days
     assert shown.counts == live.counts
+    assert shown.cross_crm == live.cross_crm
     assert form_starts(now=now) == form_starts_live(now=now)
     return shown
 
@@ -94,6 +95,27 @@ def test_stored_counts_plus_new_leads_are_the_live_numbers(week):
         shown = assert_same_as_live(later)
     assert shown.total() == 4 * 6 + 3 + 2 + 3
     assert form_starts(now=later).period == 5
+
+
+def test_cross_crm_leads_stored_plus_new_are_the_live_count(week):
+    """The cross-CRM fact is one more dimension of the stored counts: MDL
+    leads of the ZR7 account are cross-CRM; an MDL-origin lead sent home is
+    not, one sent to ZR7 is; whatever the lead's status."""
+    lead_day_counts_refresh(now=NOW)
+
+    assert LeadDayCount.objects.filter(cross_crm=True).exists()
+    shown = assert_same_as_live(NOW)
+    # Two MDL leads on each of the four days, and the finished start's of yesterday.
+    assert shown.cross_crm_total() == 4 * 2 + 1
+    assert shown.cross_crm_total(shown.today) == 2
+
+    week.lead(at=NOW - timedelta(seconds=10), crm=week.mdl, origin=week.mdl)  # home: not
+    week.lead(at=NOW + timedelta(minutes=1), status=S.QUEUED, crm=week.zr7, origin=week.mdl)
+    week.lead(at=NOW + timedelta(minutes=2), status=S.FAILED, crm=week.mdl)
+    later = NOW + timedelta(minutes=5)
+    with time_machine.travel(later, tick=False):
+        shown = assert_same_as_live(later)
+    assert shown.cross_crm_total(shown.today) == 2 + 2
 
 
 def test_a_status_change_of_an_older_lead_shows_after_the_next_refresh(week):
@@ -142,6 +164,8 @@ def test_the_dashboard_shows_the_live_numbers(client, week):
     live = lead_days_live(now=NOW)
     assert leads["week_total"] == live.total() == 4 * 6 + 3 + 2 + 1
     assert leads["today_total"] == live.total(live.today)
+    assert leads["week_cross_crm"] == live.cross_crm_total() == 4 * 2 + 1
+    assert leads["today_cross_crm"] == live.cross_crm_total(live.today)
     starts = form_starts_live(now=NOW)
     assert [row["started"] for row in leads["conversion"]] == [starts.today, starts.period]
     assert [row["finished"] for row in leads["conversion"]] == [
@@ -170,8 +194,8 @@ def test_the_queue_widget_shows_the_live_numbers(client, week):
     assert {row["state"]: row["n"] for row in queue["counts"]} == {
         state: live.counts[state] for state in Delivery.State.values
     }
-    # 4 days x 5 routed statuses, the two dated leads, the two of started
-    # sessions, the one just queued
+    # Routed: 5 a day on four days, the two leads of started sessions, the one
+    # of 23:30 Paris, the one of 8 days ago (the queue has no week), the new one.
     assert queue["total"] == live.counts["total"] == 4 * 5 + 2 + 2 + 1
     assert queue["oldest_routed_at"] == live.oldest_pending_routed_at
 

@@ -1,8 +1,14 @@
 """The cross-CRM leads as each place of the back office shows them, for the
 tests that check they all agree (one definition: routing.selectors.cross_crm_condition)."""
 
-from django.test import Client
+from datetime import timedelta
 
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from backoffice.models import LeadDayCount
+from backoffice.services import COMMIT_MARGIN, lead_day_counts_refresh
 from routing.models import Delivery
 
 
@@ -36,3 +42,17 @@ def cross_crm_everywhere(client: Client) -> dict[str, set[str]]:
 def billed_pairs(client: Client) -> set[tuple]:
     summary = client.get("/api/billing/cross-crm/summary", {"period": "30d"}).json()
     return {(p["creditor"], p["debtor"], p["leads"], p["amount"]) for p in summary["pairs"]}
+
+
+def dashboard_cross_crm(client: Client, *, stored: bool) -> dict[str, int]:
+    """The dashboard's cross-CRM leads, today and over the 7 days, as the
+    widgets show them. stored: read from the stored day counts, refreshed
+    (as beat does) up to a second from now so that they hold every lead and
+    the live tail is empty; otherwise (no stored counts) counted live."""
+    if stored:
+        lead_day_counts_refresh(now=timezone.now() + COMMIT_MARGIN + timedelta(seconds=1))
+        assert LeadDayCount.objects.exists()
+    else:
+        assert not LeadDayCount.objects.exists()
+    leads = client.get(reverse("admin:dashboard_widgets")).context["dashboard"]["leads"]
+    return {"today": leads["today_cross_crm"], "7 days": leads["week_cross_crm"]}

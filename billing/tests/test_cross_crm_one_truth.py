@@ -1,7 +1,8 @@
 """Issue #15's scenario: cross-CRM means delivered to a CRM other than the
 lead's origin CRM, whatever way routing chose the CRM, and every place of
 the back office counts the same leads (list field and filters, admin
-filters, billing list and balances, a plain count over the deliveries)."""
+filters, billing list and balances, the dashboard's count, a plain count
+over the deliveries)."""
 
 from decimal import Decimal
 
@@ -13,7 +14,7 @@ from routing.selectors import cross_crm_condition
 from tracking.tests.factories import FormFactory
 
 from .builders import crm_make, deliver, lead_make, prepaid_order_make
-from .cross_crm_views import billed_pairs, cross_crm_everywhere
+from .cross_crm_views import billed_pairs, cross_crm_everywhere, dashboard_cross_crm
 
 pytestmark = pytest.mark.django_db
 
@@ -64,6 +65,16 @@ def test_every_place_counts_the_ite_lead_and_not_the_fallback_home(scenario, adm
 
     expected = {str(scenario["ite"].pk)}
     assert counted == {place: expected for place in counted}
+
+
+@pytest.mark.parametrize("stored", [False, True], ids=["live", "stored"])
+def test_the_dashboard_counts_the_ite_lead_and_not_the_fallback_home(
+    scenario, admin_client, stored
+):
+    counted = cross_crm_everywhere(admin_client)
+
+    assert dashboard_cross_crm(admin_client, stored=stored) == {"today": 1, "7 days": 1}
+    assert counted["api filter"] == {str(scenario["ite"].pk)}
 
 
 def test_the_ite_lead_is_billed_mdl_owes_zr7_its_price(scenario, admin_client):

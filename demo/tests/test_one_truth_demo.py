@@ -10,7 +10,7 @@ from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from billing.tests.builders import deliver, lead_make
-from billing.tests.cross_crm_views import billed_pairs, cross_crm_everywhere
+from billing.tests.cross_crm_views import billed_pairs, cross_crm_everywhere, dashboard_cross_crm
 from enersolar.models import Account
 from enersolar.roles import ADMIN
 from enersolar.tests.factories import UserFactory
@@ -60,6 +60,18 @@ def test_the_demo_cross_crm_leads_agree_everywhere_and_are_billed(demo, admin_cl
 
     assert counted == {place: expected for place in counted}
     assert billed_pairs(admin_client) == {("zr7", "mdl", 2, "70.00")}
+
+
+@pytest.mark.parametrize("stored", [False, True], ids=["live", "stored"])
+def test_the_demo_dashboard_counts_as_the_api_filter_and_billing(demo, admin_client, stored):
+    api = admin_client.get("/api/leads", {"cross_crm": "true", "page_size": 500}).json()
+    summary = admin_client.get("/api/billing/cross-crm/summary", {"period": "30d"}).json()
+    billed = sum(pair["leads"] for pair in summary["pairs"])
+
+    shown = dashboard_cross_crm(admin_client, stored=stored)
+
+    # Every lead of the demo was made (and delivered) today.
+    assert shown["today"] == shown["7 days"] == len(api["results"]) == billed == 2
 
 
 def test_the_demo_forms_conversion_is_counted_one_way(buyer):  # noqa: F811
