@@ -6,23 +6,14 @@ import pytest
 
 from leads.models import Lead
 from leads.tests.factories import LeadFactory
+from tests.test_admin_menu import DAILY
 
 from .test_admin_dashboard_browser import log_in
 from .test_brief_browser import assert_clean_console
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SECTIONS = [
-    "Tableau de bord",
-    "Leads",
-    "Leads rejetés",
-    "Formulaires",
-    "Commandes",
-    "Facturation",
-    "Files d'attente",
-    "Rapports",
-    "Système",
-]
+SECTIONS = [*DAILY, "Système"]  # the issue's order, then the technical sections
 LEFT_BY_SEARCH = """select => Array.from(select.options)
     .filter(option => !option.hidden).map(option => option.text)"""
 
